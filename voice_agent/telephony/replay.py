@@ -1,0 +1,176 @@
+"""WAV replay: a telephony edge that plays caller WAVs into the call pipeline like a phone line.
+
+Caller audio goes through what the phone network does to it (8 kHz, G.711 μ-law) and arrives in
+20 ms frames, paced in real time by default, with silence between turns, exactly as a Twilio
+media stream delivers it. The bot's audio is collected per turn (also through μ-law) so it can be
+written to WAV files. After each utterance the caller waits until the bot has answered and gone
+quiet before speaking again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipecat.frames.frames import (
+    EndTaskFrame,
+    InputAudioRawFrame,
+    OutputAudioRawFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+from voice_agent.audio import (
+    PHONE_RATE,
+    is_silent,
+    read_wav,
+    resample,
+    ulaw_decode,
+    ulaw_encode,
+)
+
+FRAME_S = 0.02
+FRAME_BYTES = int(PHONE_RATE * FRAME_S) * 2
+
+
+def phone_line_pcm(path: Path) -> bytes:
+    """A WAV as it reaches us over the phone: 8 kHz after a μ-law round trip."""
+    pcm, rate = read_wav(path)
+    return ulaw_decode(ulaw_encode(resample(pcm, rate, PHONE_RATE)))
+
+
+@dataclass
+class ReplayScript:
+    """The caller's side of a replayed call."""
+
+    utterances: list[Path]
+    realtime: bool = True
+    gap_s: float = 0.8  # silence after each utterance (the VAD needs its stop time)
+    reply_timeout_s: float = 25.0  # give up waiting for an answer after this
+    quiet_after_reply_s: float = 0.6  # bot silent this long → its answer is over
+
+
+@dataclass
+class ReplayRecording:
+    """What the caller heard, per turn (turn 0 = greeting), and when."""
+
+    turn_audio: dict[int, bytearray] = field(default_factory=dict)
+    speech_end_at: dict[int, float] = field(default_factory=dict)
+    first_audio_at: dict[int, float] = field(default_factory=dict)
+    last_audio_at: float = 0.0
+    current_turn: int = 0
+
+    def add(self, pcm: bytes) -> None:
+        self.turn_audio.setdefault(self.current_turn, bytearray()).extend(pcm)
+        if not is_silent(pcm):
+            now = time.monotonic()
+            self.first_audio_at.setdefault(self.current_turn, now)
+            self.last_audio_at = now
+
+
+class ReplayInputTransport(BaseInputTransport):
+    def __init__(self, transport: ReplayTransport, params: TransportParams, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        self._transport = transport
+        self._feed_task: asyncio.Task | None = None
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+        if self._feed_task is None:
+            self._feed_task = self.create_task(self._feed())
+
+    async def _stop_feed(self) -> None:
+        if self._feed_task:
+            await self.cancel_task(self._feed_task)
+            self._feed_task = None
+
+    async def stop(self, frame) -> None:
+        await self._stop_feed()
+        await super().stop(frame)
+
+    async def cancel(self, frame) -> None:
+        await self._stop_feed()
+        await super().cancel(frame)
+
+    async def _send(self, pcm: bytes, paced: bool) -> None:
+        next_at = time.monotonic()
+        for i in range(0, len(pcm), FRAME_BYTES):
+            chunk = pcm[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\x00")
+            await self.push_audio_frame(InputAudioRawFrame(chunk, PHONE_RATE, 1))
+            if paced:
+                next_at += FRAME_S
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            else:
+                await asyncio.sleep(0)
+
+    async def _wait_for_reply(self, turn: int) -> None:
+        script, rec = self._transport.script, self._transport.recording
+        deadline = time.monotonic() + script.reply_timeout_s
+        silence = bytes(FRAME_BYTES)
+        while time.monotonic() < deadline:
+            answered = turn in rec.first_audio_at
+            if answered and time.monotonic() - rec.last_audio_at >= script.quiet_after_reply_s:
+                return
+            if script.realtime:
+                await self._send(silence, paced=True)  # a phone line never goes quiet
+            else:
+                await asyncio.sleep(0.02)
+
+    async def _feed(self) -> None:
+        script, rec = self._transport.script, self._transport.recording
+        await self._wait_for_reply(0)  # let the greeting play first
+        for n, path in enumerate(script.utterances, start=1):
+            pcm = phone_line_pcm(path)
+            rec.current_turn = n
+            await self._send(pcm, paced=script.realtime)
+            rec.speech_end_at[n] = time.monotonic()
+            await self._send(bytes(int(script.gap_s / FRAME_S) * FRAME_BYTES), script.realtime)
+            await self._wait_for_reply(n)
+        await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)
+
+
+class ReplayOutputTransport(BaseOutputTransport):
+    def __init__(self, transport: ReplayTransport, params: TransportParams, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        self._transport = transport
+        self._next_at = 0.0
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        pcm = ulaw_decode(ulaw_encode(resample(frame.audio, frame.sample_rate, PHONE_RATE)))
+        self._transport.recording.add(pcm)
+        if self._transport.script.realtime:  # play it out like a phone would
+            now = time.monotonic()
+            self._next_at = max(self._next_at, now) + len(pcm) / 2 / PHONE_RATE
+            await asyncio.sleep(max(0.0, self._next_at - now - 0.04))
+        return True
+
+
+class ReplayTransport(BaseTransport):
+    """Interchangeable with the Twilio and SIP edges: same pipeline, WAV files for a caller."""
+
+    def __init__(self, script: ReplayScript) -> None:
+        super().__init__()
+        self.script = script
+        self.recording = ReplayRecording()
+        self._params = TransportParams(
+            audio_in_enabled=True, audio_out_enabled=True,
+            audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,
+        )
+        self._input = ReplayInputTransport(self, self._params, name="replay-input")
+        self._output = ReplayOutputTransport(self, self._params, name="replay-output")
+
+    def input(self) -> ReplayInputTransport:
+        return self._input
+
+    def output(self) -> ReplayOutputTransport:
+        return self._output

@@ -1,0 +1,159 @@
+"""A simulated Twilio: plays a caller over the real media-stream WebSocket, as Twilio does.
+
+Sends `connected` and `start`, then 20 ms μ-law media frames continuously (silence between
+turns), and records what the agent sends back with arrival times. Used by the end-to-end tests
+and `voice-agent bench latency`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, ulaw_decode, ulaw_encode
+from voice_agent.telephony.replay import phone_line_pcm
+
+SILENCE_ULAW = ulaw_encode(bytes(PHONE_FRAME_BYTES * 2))
+
+
+def last_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
+    """Seconds from the start of the utterance to the end of its last voiced 20 ms frame."""
+    step = PHONE_FRAME_BYTES * 2
+    last = 0
+    for i in range(0, len(pcm16), step):
+        if not is_silent(pcm16[i : i + step], threshold_dbfs):
+            last = i + step
+    return last / 2 / 8000
+
+
+@dataclass
+class TurnResult:
+    utterance: str
+    latency_s: float | None  # end of caller speech → first non-silent agent audio
+    agent_audio_s: float
+
+
+@dataclass
+class SimulatedCall:
+    url: str
+    custom_parameters: dict[str, str] = field(default_factory=dict)
+    stream_sid: str = field(default_factory=lambda: f"MZ{uuid.uuid4().hex}")
+    call_sid: str = field(default_factory=lambda: f"CA{uuid.uuid4().hex}")
+    received: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, pcm16)
+    other_messages: list[dict] = field(default_factory=list)
+    start_sent_at: float = 0.0
+    closed_code: int | None = None
+    _ws: websockets.ClientConnection | None = None
+    _reader: asyncio.Task | None = None
+    _sender_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def __aenter__(self) -> SimulatedCall:
+        self._ws = await websockets.connect(self.url, max_size=2**20)
+        await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        self.start_sent_at = time.monotonic()
+        await self.send_json({
+            "event": "start", "sequenceNumber": "1", "streamSid": self.stream_sid,
+            "start": {
+                "streamSid": self.stream_sid, "accountSid": "AC" + "0" * 32,
+                "callSid": self.call_sid, "tracks": ["inbound"],
+                "customParameters": self.custom_parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        })
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader:
+            await asyncio.wait({self._reader}, timeout=5)
+
+    async def send_json(self, message: dict) -> None:
+        await self.send_raw(json.dumps(message))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        assert self._ws is not None
+        async with self._sender_lock:
+            await self._ws.send(data)
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        try:
+            async for raw in self._ws:
+                msg = json.loads(raw)
+                if msg.get("event") == "media":
+                    pcm = ulaw_decode(base64.b64decode(msg["media"]["payload"]))
+                    self.received.append((time.monotonic(), pcm))
+                else:
+                    self.other_messages.append(msg)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed_code = self._ws.close_code
+
+    @property
+    def closed(self) -> bool:
+        return self._reader is not None and self._reader.done()
+
+    async def send_audio(self, pcm16: bytes) -> None:
+        """Stream 8 kHz PCM as μ-law media frames, paced in real time like a phone line."""
+        step = PHONE_FRAME_BYTES * 2
+        next_at = time.monotonic()
+        for i in range(0, len(pcm16), step):
+            chunk = pcm16[i : i + step].ljust(step, b"\x00")
+            payload = base64.b64encode(ulaw_encode(chunk)).decode()
+            await self.send_json({
+                "event": "media", "streamSid": self.stream_sid,
+                "media": {"track": "inbound", "payload": payload},
+            })
+            next_at += 0.02
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def send_silence(self, seconds: float) -> None:
+        await self.send_audio(bytes(int(seconds * 8000) * 2))
+
+    def first_voiced_after(self, t: float) -> float | None:
+        for at, pcm in self.received:
+            if at >= t and not is_silent(pcm):
+                return at
+        return None
+
+    def audio_since(self, t: float) -> bytes:
+        return b"".join(pcm for at, pcm in self.received if at >= t)
+
+    async def wait_quiet(self, since: float, quiet_s: float = 0.8, timeout: float = 30.0) -> bool:
+        """Keep the line open (silence) until the agent spoke after `since` and then went quiet."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.closed:
+            voiced = [at for at, pcm in self.received if at >= since and not is_silent(pcm)]
+            if voiced and time.monotonic() - voiced[-1] >= quiet_s:
+                return True
+            await self.send_silence(0.1)
+        return False
+
+    async def say(self, wav: Path, reply_timeout: float = 30.0) -> TurnResult:
+        """Speak one utterance, then wait for the agent's answer to finish."""
+        pcm = phone_line_pcm(wav)
+        started = time.monotonic()
+        await self.send_audio(pcm)
+        speech_end = started + last_voiced_offset(pcm)
+        await self.wait_quiet(speech_end, timeout=reply_timeout)
+        first = self.first_voiced_after(speech_end)
+        agent = self.audio_since(speech_end)
+        return TurnResult(
+            wav.name, None if first is None else first - speech_end, len(agent) / 2 / 8000
+        )
+
+    async def stop(self) -> None:
+        await self.send_json({
+            "event": "stop", "streamSid": self.stream_sid,
+            "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid},
+        })

@@ -1,0 +1,108 @@
+"""One Twilio media stream = one call: handshake, then the shared call pipeline on pipecat's
+FastAPI WebSocket transport. A broken stream ends only its own call, with a logged reason."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from voice_agent.audio import PHONE_RATE
+from voice_agent.events import CallError
+from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
+from voice_agent.telephony.twilio import (
+    StreamStart,
+    StrictTwilioSerializer,
+    TwilioProtocolError,
+    parse_message,
+    parse_start,
+)
+
+HANDSHAKE_TIMEOUT_S = 10.0
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+async def _receive_start(ws: WebSocket, max_bytes: int) -> StreamStart:
+    """Read `connected` (optional) then `start`; anything else first is a protocol error."""
+    for _ in range(2):
+        message = await asyncio.wait_for(ws.receive(), HANDSHAKE_TIMEOUT_S)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        parsed = parse_message(data or b"", max_bytes)
+        if parsed["event"] == "connected":
+            continue
+        if parsed["event"] != "start":
+            raise TwilioProtocolError(f"{parsed['event']!r} before 'start'")
+        return parse_start(parsed)
+    raise TwilioProtocolError("no 'start' after 'connected'")
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    if ws.application_state == WebSocketState.CONNECTED:
+        try:
+            await ws.close(code=code, reason=reason[:120])
+        except Exception as e:  # the peer may already be gone
+            logger.debug(f"closing websocket: {e}")
+
+
+async def handle_media_stream(ws: WebSocket, res: SharedResources, active: set[str]) -> None:
+    """Serve one media stream until it ends; never raises into the server."""
+    settings = res.settings
+    await ws.accept()
+    if len(active) >= settings.server.max_calls:
+        await _close(ws, TRY_AGAIN_LATER, "all lines busy")
+        return
+    try:
+        start = await _receive_start(ws, settings.server.max_message_bytes)
+    except (TwilioProtocolError, TimeoutError, WebSocketDisconnect, ValueError) as e:
+        reason = str(e) or type(e).__name__
+        logger.warning(f"media stream refused before start: {reason}")
+        res.bus.publish(CallError(call_id="unstarted", message=reason, fatal=True))
+        await _close(ws, POLICY_VIOLATION, reason)
+        return
+
+    params = start.custom_parameters
+    state = res.new_call_state(
+        "twilio", language=params.get("lang"), caller=params.get("from"),
+        callee=params.get("to"), provider_call_id=start.call_sid,
+    )
+    serializer = StrictTwilioSerializer(start, settings)
+    transport = FastAPIWebsocketTransport(
+        websocket=ws,
+        params=FastAPIWebsocketParams(
+            audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
+            audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,
+            serializer=serializer,
+        ),
+    )
+    task = build_call_task(transport, res, state)
+
+    @transport.event_handler("on_client_disconnected")
+    async def _on_disconnected(_transport, _ws) -> None:
+        if serializer.violation:
+            state.end_reason = "protocol_error"
+            logger.warning(f"{state.call_id}: closing call, {serializer.violation}")
+            state.publish(
+                CallError(call_id=state.call_id, message=serializer.violation, fatal=True)
+            )
+            await _close(ws, POLICY_VIOLATION, serializer.violation)
+        elif serializer.stopped:
+            state.end_reason = "stream_stopped"
+        else:
+            state.end_reason = state.end_reason or "caller_hangup"
+        await task.cancel()
+
+    active.add(state.call_id)
+    try:
+        await run_call(task, res, state)
+    except Exception as e:  # one call's failure must not reach the server
+        logger.exception(f"{state.call_id}: call failed: {e}")
+        state.publish(CallError(call_id=state.call_id, message=str(e), fatal=True))
+    finally:
+        active.discard(state.call_id)
+        await _close(ws, 1000, "call ended")
