@@ -37,7 +37,7 @@ def _fold(text: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _spelled_numbers(lang: str) -> list[tuple[list[str], str]]:
+def spelled_numbers(lang: str) -> list[tuple[list[str], str]]:
     """num2words spellings of 100–9999 as token lists, longest first."""
     code = NUM2WORDS_LANG.get(lang)
     if code is None:
@@ -69,7 +69,7 @@ def _digit_runs(tokens: list[str], words: dict[str, str]) -> list[str]:
 
 
 def _spelled_match(tokens: list[str], lang: str) -> str | None:
-    table = _spelled_numbers(lang)
+    table = spelled_numbers(lang)
     tokens = [t for t in tokens if t not in CONNECTORS]
     for i in range(len(tokens)):
         for spelled, value in table:

@@ -15,10 +15,34 @@ from voice_agent.nlu.baseline import Understanding
 NEEDS_ORDER = ("order_status", "cancel_order", "change_address")
 CANCELLABLE = ("processing",)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*")
+_CLAUSE_END = re.compile(r"(?<=[,;，；])\s+")
+LONG_SENTENCE = 60  # characters; longer ones are spoken clause by clause
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def speech_chunks(text: str) -> list[str]:
+    """Sentences, with long ones cut at commas: the first audio starts after a short clause."""
+    chunks: list[str] = []
+    for sentence in split_sentences(text):
+        if len(sentence) <= LONG_SENTENCE:
+            chunks.append(sentence)
+            continue
+        clauses = [c for c in _CLAUSE_END.split(sentence) if c]
+        # keep very short clauses attached to the next so prosody stays natural
+        buf = ""
+        for clause in clauses:
+            buf = f"{buf} {clause}".strip()
+            if len(buf) >= 20:
+                chunks.append(buf)
+                buf = ""
+        if buf and len(chunks) > 0 and chunks[-1] in sentence:
+            chunks[-1] = f"{chunks[-1]} {buf}"  # a short tail stays with its clause
+        elif buf:
+            chunks.append(buf)
+    return chunks
 
 
 @dataclass
@@ -29,7 +53,7 @@ class Reply:
 
     @property
     def sentences(self) -> list[str]:
-        return split_sentences(self.text)
+        return speech_chunks(self.text)
 
 
 @dataclass

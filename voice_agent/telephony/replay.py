@@ -124,15 +124,17 @@ class ReplayInputTransport(BaseInputTransport):
 
     async def _feed(self) -> None:
         script, rec = self._transport.script, self._transport.recording
-        await self._wait_for_reply(0)  # let the greeting play first
-        for n, path in enumerate(script.utterances, start=1):
-            pcm = phone_line_pcm(path)
-            rec.current_turn = n
-            await self._send(pcm, paced=script.realtime)
-            rec.speech_end_at[n] = time.monotonic()
-            await self._send(bytes(int(script.gap_s / FRAME_S) * FRAME_BYTES), script.realtime)
-            await self._wait_for_reply(n)
-        await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)
+        try:
+            await self._wait_for_reply(0)  # let the greeting play first
+            for n, pcm in enumerate(self._transport.caller_audio, start=1):
+                rec.current_turn = n
+                await self._send(pcm, paced=script.realtime)
+                rec.speech_end_at[n] = time.monotonic()
+                silence = bytes(int(script.gap_s / FRAME_S) * FRAME_BYTES)
+                await self._send(silence, script.realtime)
+                await self._wait_for_reply(n)
+        finally:  # the caller hangs up after the last turn, or if anything went wrong
+            await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)
 
 
 class ReplayOutputTransport(BaseOutputTransport):
@@ -162,6 +164,8 @@ class ReplayTransport(BaseTransport):
         super().__init__()
         self.script = script
         self.recording = ReplayRecording()
+        # Read every file now: a missing or unreadable WAV fails before the call starts.
+        self.caller_audio = [phone_line_pcm(path) for path in script.utterances]
         self._params = TransportParams(
             audio_in_enabled=True, audio_out_enabled=True,
             audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,

@@ -18,6 +18,7 @@ from pipecat.frames.frames import Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
+from voice_agent.audio import PHONE_RATE
 from voice_agent.config import Settings
 
 KNOWN_EVENTS = {"media", "dtmf", "mark", "stop", "connected", "start"}
@@ -81,9 +82,11 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
             account_sid=tw.account_sid, auth_token=tw.auth_token, base_url=tw.api_base_url,
             # Hang up through the REST API only when credentials are configured.
             params=TwilioFrameSerializer.InputParams(
-                auto_hang_up=bool(tw.has_credentials and start.call_sid)
+                auto_hang_up=bool(tw.has_credentials and start.call_sid),
+                sample_rate=PHONE_RATE,  # the call pipeline runs at the phone's own rate
             ),
         )
+        self._sample_rate = PHONE_RATE  # setup() sets the same; usable before it too
         self._max_bytes = settings.server.max_message_bytes
         self.violation: str | None = None
         self.stopped = False
@@ -94,7 +97,7 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
             event = message["event"]
             if event == "stop":
                 self.stopped = True
-                raise StreamStopped()
+                raise StreamStopped("Twilio sent 'stop' (caller hung up or stream ended)")
             if event in ("connected", "start"):
                 raise TwilioProtocolError(f"unexpected {event!r} in the middle of a stream")
             if event == "media":

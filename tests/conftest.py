@@ -1,0 +1,54 @@
+"""Shared fixtures. Models load once per test session (as in the server: once per process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from voice_agent.config import REPO_ROOT, Settings, load_settings
+
+FIXTURES = REPO_ROOT / "audio_fixtures"
+
+
+def manifest() -> list[dict]:
+    return yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))["fixtures"]
+
+
+def fixture_wav(fixture_id: str) -> Path:
+    path = FIXTURES / f"{fixture_id}.wav"
+    assert path.exists(), f"missing {path}: run audio_fixtures/generate.py"
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(env={})
+
+
+@pytest.fixture(scope="session")
+def resources(settings):
+    """Real models (Whisper base int8, Piper voice, espeak-ng), loaded once for all slow tests."""
+    from voice_agent.pipeline.build import SharedResources
+
+    res = SharedResources.load(settings)
+    res.warm_up()
+    return res
+
+
+@pytest.fixture
+def fresh_resources(resources):
+    """The loaded models with a fresh knowledge base and bus (calls in one test don't mix)."""
+    from voice_agent.events import EventBus
+    from voice_agent.kb import load_knowledge_base
+    from voice_agent.nlu.baseline import BaselineUnderstander
+    from voice_agent.pipeline.build import SharedResources
+
+    s = resources.settings
+    kb = load_knowledge_base(s.resolve(s.knowledge_base_dir), s.resolve(s.orders_file),
+                             s.languages.allowed)
+    return SharedResources(
+        settings=s, bus=EventBus(), registry=resources.registry, kb=kb,
+        understander=BaselineUnderstander(kb), synthesizer=resources.synthesizer,
+    )

@@ -1,0 +1,49 @@
+"""The knowledge base and demo orders load in every language, and answers state only its facts."""
+
+import re
+
+import pytest
+
+from voice_agent.config import load_settings
+from voice_agent.kb import INTENTS, KnowledgeBaseError, load_knowledge_base, load_language_pack
+
+S = load_settings(env={})
+KB = load_knowledge_base(S.resolve(S.knowledge_base_dir), S.resolve(S.orders_file),
+                         S.languages.allowed)
+
+
+@pytest.mark.parametrize("lang", S.languages.allowed)
+def test_every_language_has_every_intent_with_examples_and_an_answer(lang):
+    pack = KB.pack(lang)
+    assert set(pack.answers) == set(INTENTS)
+    assert all(len(pack.examples[i]) >= 10 for i in INTENTS)
+
+
+@pytest.mark.parametrize("lang", S.languages.allowed)
+def test_order_replies_come_from_the_order_data(lang):
+    pack = KB.pack(lang)
+    assert "1001" in KB.order_reply(pack, "1001") and "2" in KB.order_reply(pack, "1001")
+    assert KB.order_reply(pack, "1003") == pack.order_status["delivered"].format(
+        order_number="1003", when=pack.when(1))
+    assert "9999" in KB.order_reply(pack, "9999")  # unknown order: says so, invents nothing
+
+
+def test_answers_state_only_the_policies_we_have():
+    en = KB.pack("en")
+    assert "thirty days" in en.answers["return_refund"]
+    assert "five to seven business days" in en.answers["return_refund"]
+    assert "PayPal" in en.answers["billing_payment"]
+    assert "closed on Sunday" in en.answers["opening_hours"]
+    # no digits in spoken answers: numbers are words, so every voice reads them right
+    for lang in S.languages.allowed:
+        for text in KB.pack(lang).answers.values():
+            assert not re.search(r"\d", text), text
+
+
+def test_a_broken_language_file_is_named_in_the_error(tmp_path):
+    bad = tmp_path / "xx.yaml"
+    bad.write_text("language: xx\nphrases: {greeting: hi}\nintents: {}\n")
+    with pytest.raises(KnowledgeBaseError, match="xx.yaml: phrases missing"):
+        load_language_pack(bad)
+    with pytest.raises(KnowledgeBaseError, match="no knowledge base for language 'it'"):
+        load_knowledge_base(tmp_path, tmp_path / "orders.yaml", ["it"])
