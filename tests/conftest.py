@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from loguru import logger
 
 from voice_agent.config import REPO_ROOT, Settings, load_settings
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
+
+logger.remove()  # pipecat logs every frame at DEBUG; keep test output readable
+logger.add(sys.stderr, level="WARNING")
 
 
 def manifest() -> list[dict]:
