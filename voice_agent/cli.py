@@ -138,5 +138,18 @@ def bench_latency(
     console.print(report)
 
 
+@bench_app.command("stt")
+def bench_stt(
+    repeats: int = typer.Option(3, help="runs per fixture and window (median taken)"),
+    write: bool = typer.Option(True, help="append the results to docs/benchmarks.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Transcription speed, WER and language ID on the fixtures, full vs adaptive window."""
+    from voice_agent.bench.stt import run_stt_bench
+
+    _quiet_logs()
+    console.print(run_stt_bench(load_settings(config), repeats, write))
+
+
 if __name__ == "__main__":
     app()

@@ -39,6 +39,7 @@ class STTSettings(BaseModel):
     cpu_threads: int = 2
     trailing_silence_secs: float = 0.2
     no_speech_threshold: float = 0.6
+    encoder_window: Literal["adaptive", "full"] = "adaptive"
 
 
 class VADSettings(BaseModel):
@@ -58,6 +59,7 @@ class VoiceSettings(BaseModel):
 class TTSSettings(BaseModel):
     voices: dict[str, VoiceSettings] = {}
     espeak_rate: int = 160
+    precache_answers: bool = True
 
 
 class DialogueSettings(BaseModel):

@@ -29,11 +29,11 @@ class SpeechError(RuntimeError):
 class Synthesizer:
     """Speaks text in a language as 16-bit mono PCM chunks (one per sentence for Piper)."""
 
-    def __init__(self, settings: TTSSettings, registry: ModelRegistry, cache_size: int = 256):
+    def __init__(self, settings: TTSSettings, registry: ModelRegistry, cache_size: int = 1024):
         self._settings = settings
         self._registry = registry
         self._cache: dict[tuple[str, str, str, int], bytes] = {}
-        self._cache_size = cache_size
+        self._cache_limit = cache_size
         self._lock = threading.Lock()
         self.cache_hits = 0
         self.cache_misses = 0
@@ -79,10 +79,14 @@ class Synthesizer:
         self.cache_misses += 1
         pcm = b"".join(resample(chunk, sr, rate) for chunk, sr in self.stream(text, language))
         with self._lock:
-            if len(self._cache) >= self._cache_size:
+            if len(self._cache) >= self._cache_limit:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = pcm
         return pcm
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
 
     def cached(self, text: str, language: str, rate: int) -> bytes | None:
         voice = self.voice_for(language)

@@ -6,6 +6,7 @@ Every telephony edge (Twilio WebSocket, SIP/RTP, WAV replay) hands its transport
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from loguru import logger
@@ -23,7 +24,7 @@ from voice_agent.kb import KnowledgeBase, load_knowledge_base
 from voice_agent.models import ModelRegistry
 from voice_agent.nlu.baseline import BaselineUnderstander
 from voice_agent.nlu.numbers import spelled_numbers
-from voice_agent.nlu.policy import DialoguePolicy
+from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.dialogue import DialogueProcessor
 from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
@@ -64,7 +65,24 @@ class SharedResources:
             spelled_numbers(lang)  # ~0.3 s per language, not during a caller's first turn
         for lang in self.settings.languages.allowed:
             self.greeting_audio(lang)
+        if self.settings.tts.precache_answers:
+            # ~20 s of synthesis on 2 cores: done in the background, calls are taken meanwhile
+            threading.Thread(target=self.precache_all, name="tts-precache", daemon=True).start()
         logger.info(f"models ready: {', '.join(self.registry.loaded())}")
+
+    def precache_all(self) -> None:
+        for lang in self.settings.languages.allowed:
+            self.precache_answers(lang)
+        logger.info(f"TTS cache holds {self.synthesizer.cache_size} fixed sentences")
+
+    def precache_answers(self, language: str) -> None:
+        """Synthesise every fixed sentence of the knowledge base once: replies become cache hits."""
+        pack = self.kb.pack(language)
+        for text in [*pack.phrases.values(), *pack.answers.values()]:
+            if "{" in text:
+                continue  # templates are filled per call
+            for chunk in speech_chunks(text):
+                self.synthesizer.phrase(chunk, language, PHONE_RATE)
 
     def greeting_audio(self, language: str) -> bytes:
         text = self.kb.pack(language).phrase("greeting")

@@ -55,6 +55,7 @@ class SharedWhisperSTTService(SegmentedSTTService):
             turn = await asyncio.to_thread(
                 transcribe_turn, self._model, samples, self._state.allowed_languages,
                 beam_size=self._stt.beam_size, no_speech_threshold=self._stt.no_speech_threshold,
+                window=self._stt.encoder_window,
             )
         except Exception as e:  # a broken turn is reported; the call goes on
             yield ErrorFrame(f"transcription failed: {e}")
