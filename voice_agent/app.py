@@ -28,9 +28,13 @@ def create_app(
     async def lifespan(app: FastAPI):
         res = resources or SharedResources.load(settings, bus)
         await asyncio.to_thread(res.warm_up)
+        res.start_precache()
         app.state.resources = res
         logger.info(f"voice agent ready on {settings.server.media_path}")
-        yield
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(res.stop_precache)
 
     app = FastAPI(title="voice_agent", lifespan=lifespan)
     app.state.active_calls = active_calls

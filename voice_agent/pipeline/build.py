@@ -7,7 +7,7 @@ Every telephony edge (Twilio WebSocket, SIP/RTP, WAV replay) hands its transport
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loguru import logger
 from pipecat.frames.frames import OutputAudioRawFrame
@@ -44,6 +44,8 @@ class SharedResources:
     kb: KnowledgeBase
     understander: BaselineUnderstander
     synthesizer: Synthesizer
+    _precache: threading.Thread | None = None
+    _precache_stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def load(cls, settings: Settings, bus: EventBus | None = None) -> SharedResources:
@@ -65,13 +67,26 @@ class SharedResources:
             spelled_numbers(lang)  # ~0.3 s per language, not during a caller's first turn
         for lang in self.settings.languages.allowed:
             self.greeting_audio(lang)
-        if self.settings.tts.precache_answers:
-            # ~20 s of synthesis on 2 cores: done in the background, calls are taken meanwhile
-            threading.Thread(target=self.precache_all, name="tts-precache", daemon=True).start()
+
+    def start_precache(self) -> None:
+        """Synthesise the fixed answers in the background (~20 s on 2 cores); calls go on."""
+        if self.settings.tts.precache_answers and self._precache is None:
+            self._precache_stop.clear()
+            self._precache = threading.Thread(target=self.precache_all, name="tts-precache")
+            self._precache.start()
+
+    def stop_precache(self) -> None:
+        """Stop between two sentences (a native thread must not outlive the process)."""
+        self._precache_stop.set()
+        if self._precache is not None:
+            self._precache.join()
+            self._precache = None
         logger.info(f"models ready: {', '.join(self.registry.loaded())}")
 
     def precache_all(self) -> None:
         for lang in self.settings.languages.allowed:
+            if self._precache_stop.is_set():
+                return
             self.precache_answers(lang)
         logger.info(f"TTS cache holds {self.synthesizer.cache_size} fixed sentences")
 
@@ -82,6 +97,8 @@ class SharedResources:
             if "{" in text:
                 continue  # templates are filled per call
             for chunk in speech_chunks(text):
+                if self._precache_stop.is_set():
+                    return
                 self.synthesizer.phrase(chunk, language, PHONE_RATE)
 
     def greeting_audio(self, language: str) -> bytes:

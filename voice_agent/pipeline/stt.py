@@ -16,10 +16,26 @@ from pipecat.services.settings import STTSettings as PipecatSTTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.utils.time import time_now_iso8601
 
-from voice_agent.audio import pcm16_to_float, resample
+from voice_agent.audio import pcm16_to_float, resample, rms_dbfs
 from voice_agent.config import STTSettings
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn
+
+LEAD_IN_S = 0.3
+VOICED_DBFS = -45.0
+
+
+def trim_leading_silence(pcm16: bytes, rate: int) -> bytes:
+    """Keep at most LEAD_IN_S before the first voiced 20 ms frame.
+
+    pipecat keeps 1 s of audio before the VAD's start; a second of silence makes Whisper rate
+    a short turn as "no speech" (seen: no_speech_prob 0.29 → 0.81) and drop it."""
+    step = int(rate * 0.02) * 2
+    for i in range(0, len(pcm16), step):
+        if rms_dbfs(pcm16[i : i + step]) > VOICED_DBFS:
+            start = max(0, i - int(rate * LEAD_IN_S) * 2)
+            return pcm16[start:]
+    return pcm16
 
 
 class SharedWhisperSTTService(SegmentedSTTService):
@@ -49,6 +65,7 @@ class SharedWhisperSTTService(SegmentedSTTService):
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         self._state.timer.mark("stt_start")
+        audio = trim_leading_silence(audio, self.sample_rate)
         audio_s = len(audio) / 2 / self.sample_rate
         samples = pcm16_to_float(resample(audio, self.sample_rate, WHISPER_RATE))
         try:

@@ -29,6 +29,8 @@ FULL_WINDOW = 3000  # mel frames = 30 s
 MIN_WINDOW = 1000  # 10 s: shorter windows start to hurt accuracy
 WINDOW_STEP = 500
 MARGIN_FRAMES = 100
+TOKENS_PER_SECOND = 12
+MAX_TOKENS = 220
 
 
 def encoder_window(content_frames: int, mode: str) -> int:
@@ -62,7 +64,15 @@ def restrict_language_probs(
     return {lang: p / total for lang, p in kept.items()}
 
 
-def _options(model, tokenizer: Tokenizer, beam_size: int, no_speech_threshold: float):
+def max_tokens_for(audio_s: float) -> int:
+    """A cap on decoded tokens: speech carries < 10 tokens/s, so anything longer is a
+    hallucination loop (seen on robotic audio: one phrase repeated to the 448-token limit)."""
+    return min(MAX_TOKENS, int(TOKENS_PER_SECOND * audio_s) + 16)
+
+
+def _options(
+    model, tokenizer: Tokenizer, beam_size: int, no_speech_threshold: float, max_new_tokens: int
+):
     return TranscriptionOptions(
         beam_size=beam_size, best_of=1, patience=1.0, length_penalty=1.0,
         repetition_penalty=1.0, no_repeat_ngram_size=0, log_prob_threshold=-1.0,
@@ -72,7 +82,7 @@ def _options(model, tokenizer: Tokenizer, beam_size: int, no_speech_threshold: f
         suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=True,
         max_initial_timestamp=1.0, word_timestamps=False,
         prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
-        multilingual=False, max_new_tokens=None, clip_timestamps="0",
+        multilingual=False, max_new_tokens=max_new_tokens, clip_timestamps="0",
         hallucination_silence_threshold=None, hotwords=None,
     )
 
@@ -96,7 +106,8 @@ def transcribe_turn(
     probs = restrict_language_probs(pairs, allowed)
     language = fixed_language or max(probs, key=probs.get)
     tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=language)
-    options = _options(model, tokenizer, beam_size, no_speech_threshold)
+    max_new = max_tokens_for(len(audio) / WHISPER_RATE)
+    options = _options(model, tokenizer, beam_size, no_speech_threshold, max_new)
     texts: list[str] = []
     no_speech = 0.0
     for segment in model.generate_segments(features, tokenizer, options, False, encoder_output):
