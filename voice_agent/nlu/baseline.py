@@ -39,6 +39,8 @@ class Understanding:
     language: str
     slots: dict[str, str] = field(default_factory=dict)
     nearest_example: str = ""
+    sentiment: str | None = None  # negative | neutral | positive (None: not estimated)
+    sentiment_confidence: float = 0.0
 
 
 class _LanguageIndex:
