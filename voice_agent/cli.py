@@ -123,6 +123,76 @@ def models(
     console.print(table)
 
 
+@app.command()
+def train(
+    per_intent: int = typer.Option(None, help="use only N examples per intent and language "
+                                   "(quick runs, CI)"),
+    seed: int = typer.Option(0, help="random seed (fixed for reproducible models)"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    out_dir: Path = typer.Option(None, help="where to write the model (default models/nlu)"),
+    evaluate: bool = typer.Option(True, help="score the held-out split after training"),
+) -> None:
+    """Fine-tune the understanding model (Gemma 3 270M features + trained heads)."""
+    from voice_agent.nlu.train import MODEL_DIR
+    from voice_agent.nlu.train import train as run_training
+
+    _quiet_logs("INFO")
+    result = run_training(out_dir=out_dir or MODEL_DIR, per_intent=per_intent, seed=seed,
+                          device=device, evaluate=evaluate)
+    console.print(f"model written to {result.out_dir} in {result.seconds:.0f} s")
+    console.print_json(json.dumps(result.metrics))
+
+
+@app.command("eval")
+def evaluate(
+    write: bool = typer.Option(True, help="write the report to docs/nlu_eval.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Held-out report: per-language accuracy of the model beside the baseline, confusions,
+    order-number slot accuracy, sentiment, latency per turn."""
+    from voice_agent.models import ModelRegistry
+    from voice_agent.nlu.evaluate import run_eval
+    from voice_agent.nlu.finetuned import FineTunedUnderstander
+
+    _quiet_logs()
+    settings = load_settings(config)
+    model = FineTunedUnderstander(ModelRegistry(settings).gemma_encoder())
+    console.print(run_eval(settings, model, write))
+
+
+@app.command()
+def understand(
+    text: str = typer.Argument(..., help="an utterance, or - to read one per line from stdin"),
+    lang: str = typer.Option(None, "--lang", help="language of the text (default from config)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per utterance"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Intent, confidence, slots, sentiment and the agent's reply for an utterance."""
+    from voice_agent.nlu.policy import DialogueContext
+    from voice_agent.pipeline.build import SharedResources
+
+    _quiet_logs()
+    res = SharedResources.load(load_settings(config))
+    language = lang or res.settings.languages.default
+    if language not in res.kb.packs:
+        console.print(f"[red]error:[/] language {language!r} is not configured")
+        raise typer.Exit(2)
+    lines = sys.stdin if text == "-" else [text]
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        understood = res.understander.understand(line, language)
+        reply = res.new_policy().respond(understood, DialogueContext())
+        out = {"intent": understood.intent, "confidence": understood.confidence,
+               "language": language, "slots": understood.slots,
+               "sentiment": understood.sentiment, "reply": reply.text}
+        if as_json:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            console.print(out)
+
+
 @bench_app.command("latency")
 def bench_latency(
     fixtures: list[Path] = typer.Argument(None, help="caller WAVs (default: English fixtures)"),

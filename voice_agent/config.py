@@ -63,8 +63,11 @@ class TTSSettings(BaseModel):
 
 
 class DialogueSettings(BaseModel):
-    engine: Literal["baseline"] = "baseline"
-    min_confidence: float = 0.3
+    engine: Literal["finetuned", "baseline"] = "finetuned"
+    min_confidence: float = 0.5  # fine-tuned model: intent probability
+    baseline_min_confidence: float = 0.3  # baseline: n-gram cosine similarity
+    low_confidence_transfer_after: int = 2  # this many unclear turns in a row → a human
+    device: str = "cpu"  # where the understanding model runs (cuda on a GPU machine)
 
 
 class ServerSettings(BaseModel):

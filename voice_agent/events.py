@@ -55,6 +55,8 @@ class IntentDetected(CallEvent):
     confidence: float
     slots: dict[str, str] = {}
     engine: str
+    sentiment: str | None = None  # negative | neutral | positive
+    sentiment_confidence: float = 0.0
 
 
 class BotReply(CallEvent):

@@ -239,6 +239,16 @@ class ModelRegistry:
 
         return self._once(f"piper:{name}", load)
 
+    def gemma_encoder(self):
+        """Gemma 3 270M as a sentence encoder for the fine-tuned understanding heads."""
+
+        def load():
+            from voice_agent.nlu.gemma import GemmaEncoder
+
+            return GemmaEncoder(device=self.settings.dialogue.device)
+
+        return self._once(f"gemma:{self.settings.dialogue.device}", load)
+
     def silero_path(self) -> Path:
         p = SILERO_VAD.path()
         if p is None or not p.exists():

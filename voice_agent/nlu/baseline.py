@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -41,6 +42,14 @@ class Understanding:
     nearest_example: str = ""
     sentiment: str | None = None  # negative | neutral | positive (None: not estimated)
     sentiment_confidence: float = 0.0
+
+
+class Understander(Protocol):
+    """What the dialogue stage needs: the baseline and the fine-tuned model both provide it."""
+
+    name: str
+
+    def understand(self, text: str, language: str) -> Understanding: ...
 
 
 class _LanguageIndex:

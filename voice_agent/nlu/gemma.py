@@ -1,4 +1,4 @@
-"""The shipped Gemma 3 270M base: assembled from its PyPI chunks, converted once, used as an encoder.
+"""The shipped Gemma 3 270M base: joined from its PyPI chunks, converted once, used as an encoder.
 
 The GGUF (Q4_K_M, 253 MB, four chunk packages) is joined and hash-checked by its package, then
 converted once to safetensors in the cache: loading the GGUF through transformers takes ~60 s
@@ -96,7 +96,9 @@ class GemmaEncoder:
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a per-process load needs no bar in the call logs
         if threads:
             torch.set_num_threads(threads)
         folder = converted_dir()
@@ -124,7 +126,7 @@ class GemmaEncoder:
             texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_tokens
         ).to(self.device)
 
-    def pooled(self, batch) -> "torch.Tensor":  # noqa: F821 - torch imported lazily
+    def pooled(self, batch) -> torch.Tensor:  # noqa: F821 - torch imported lazily
         """Mean of each chosen layer's states over real tokens, BOS excluded (an attention
         sink with a huge norm that would swamp the mean), concatenated."""
         import torch

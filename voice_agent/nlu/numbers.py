@@ -11,21 +11,23 @@ import re
 import unicodedata
 from functools import lru_cache
 
+ARTICLE_LIKE = {"o", "un", "une", "una", "uno", "ein", "eine", "one"}
 DIGIT_WORDS = {
-    "en": {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-           "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"},
-    "es": {"cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4",
-           "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9"},
-    "fr": {"zero": "0", "un": "1", "une": "1", "deux": "2", "trois": "3", "quatre": "4",
-           "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
-    "de": {"null": "0", "eins": "1", "ein": "1", "zwei": "2", "zwo": "2", "drei": "3",
-           "vier": "4", "funf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9"},
+    "en": {"ten": "10", "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+           "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"},
+    "es": {"diez": "10", "cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3",
+           "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9"},
+    "fr": {"dix": "10", "zero": "0", "un": "1", "une": "1", "deux": "2", "trois": "3",
+           "quatre": "4", "cinq": "5", "six": "6", "sept": "7", "huit": "8", "neuf": "9"},
+    "de": {"zehn": "10", "null": "0", "eins": "1", "ein": "1", "zwei": "2", "zwo": "2",
+           "drei": "3", "vier": "4", "funf": "5", "sechs": "6", "sieben": "7", "acht": "8",
+           "neun": "9"},
 }
 ZH_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
              "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
 NUM2WORDS_LANG = {"en": "en", "es": "es", "fr": "fr", "de": "de"}
-MIN_DIGITS, MAX_DIGITS = 3, 8
-WORDS_RANGE = range(100, 10_000)
+MIN_DIGITS, MAX_DIGITS = 4, 8  # order numbers have four or more digits
+WORDS_RANGE = range(1000, 10_000)
 CONNECTORS = {"and", "y", "et", "und"}
 
 
@@ -46,6 +48,8 @@ def spelled_numbers(lang: str) -> list[tuple[list[str], str]]:
 
     table = {}
     for n in WORDS_RANGE:
+        if n % 1000 == 0:
+            continue  # "mil gracias" is thanks, not order 1000
         spelled = _fold(num2words(n, lang=code)).split()
         spelled = [t for t in spelled if t not in CONNECTORS]
         table[tuple(spelled)] = str(n)
@@ -55,16 +59,27 @@ def spelled_numbers(lang: str) -> list[tuple[list[str], str]]:
 
 
 def _digit_runs(tokens: list[str], words: dict[str, str]) -> list[str]:
-    runs, current = [], ""
-    for tok in tokens + [""]:
-        if tok.isdigit():
-            current += tok
-        elif tok in words and (current or tok not in ("o", "un", "une", "ein", "una")):
-            current += words[tok]
-        else:
-            if len(current) >= MIN_DIGITS:
-                runs.append(current)
-            current = ""
+    """Digits said one by one ("one zero zero one", "ten oh two") or written ("10 01").
+
+    A run is all digits or all digit words, never a mix ("1001, una dirección" is 1001).
+    Words that double as articles ("a"/"one" in fr/es/de: un, una, ein) start a run only when
+    another digit word follows."""
+    runs, current, kind = [], "", None
+    for i, tok in enumerate(tokens + [""]):
+        tok_kind = "digits" if tok.isdigit() else "words" if tok in words else None
+        if tok_kind == "words" and not current and tok in ARTICLE_LIKE:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if nxt not in words:
+                tok_kind = None
+        if tok_kind is not None and (kind is None or tok_kind == kind):
+            current += tok if tok_kind == "digits" else words[tok]
+            kind = tok_kind
+            continue
+        if len(current) >= MIN_DIGITS:
+            runs.append(current)
+        current, kind = "", None
+        if tok_kind is not None:  # a new run of the other kind starts here
+            current, kind = (tok if tok_kind == "digits" else words[tok]), tok_kind
     return runs
 
 
@@ -78,15 +93,48 @@ def _spelled_match(tokens: list[str], lang: str) -> str | None:
     return None
 
 
+def _zh_numeral(text: str) -> int | None:
+    """一千零二 → 1002, 两千零四十五 → 2045 (units 千/百/十 with 零 as a filler)."""
+    total, digit = 0, None
+    units = {"千": 1000, "百": 100, "十": 10}
+    for ch in text:
+        if ch in units:
+            total += (digit if digit is not None else 1) * units[ch]
+            digit = None
+        elif ch in ZH_DIGITS:
+            value = int(ZH_DIGITS[ch])
+            digit = None if value == 0 else value
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def _zh_order_number(text: str) -> str | None:
+    for match in re.finditer(r"[零〇一幺二两三四五六七八九千百十]+", text):
+        chunk = match.group()
+        if any(u in chunk for u in "千百十"):
+            value = _zh_numeral(chunk)
+            if value is not None and MIN_DIGITS <= len(str(value)) <= MAX_DIGITS:
+                return str(value)
+        else:
+            digits = "".join(ZH_DIGITS[c] for c in chunk)
+            if MIN_DIGITS <= len(digits) <= MAX_DIGITS:
+                return digits
+    for match in re.finditer(r"\d+(?: \d+)*", text):  # "10 02" as Whisper writes it
+        digits = match.group().replace(" ", "")
+        if MIN_DIGITS <= len(digits) <= MAX_DIGITS:
+            return digits
+    return None
+
+
 def extract_order_number(text: str, lang: str) -> str | None:
-    """The first order-like number in a transcript (3–8 digits), or None."""
+    """The first order-like number in a transcript (4–8 digits), or None."""
     if lang == "zh" or re.search(r"[\u4e00-\u9fff]", text):
-        digits = "".join(ZH_DIGITS.get(c, c if c.isdigit() else " ") for c in text)
-        for run in digits.split():
-            if MIN_DIGITS <= len(run) <= MAX_DIGITS:
-                return run
-    folded = _fold(text)
-    # "10 01" or "1 0 0 1": digits split by spaces are still one number
+        found = _zh_order_number(text)
+        if found or lang == "zh":
+            return found
+    # "29.99" or "3,50" is an amount, not digits to join
+    folded = _fold(re.sub(r"(?<=\d)[.,](?=\d)", " _ ", text))
     tokens = folded.split()
     for run in _digit_runs(tokens, DIGIT_WORDS.get(lang, {})):
         if len(run) <= MAX_DIGITS:

@@ -49,7 +49,7 @@ def speech_chunks(text: str) -> list[str]:
 class Reply:
     text: str
     language: str
-    actions: list[str] = field(default_factory=list)  # "transfer", "end_call"
+    actions: list[str] = field(default_factory=list)  # "transfer", "end_call", "switch_language"
 
     @property
     def sentences(self) -> list[str]:
@@ -67,9 +67,12 @@ class DialogueContext:
 
 
 class DialoguePolicy:
-    def __init__(self, kb: KnowledgeBase, min_confidence: float) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, min_confidence: float, transfer_after_unclear: int = 2
+    ) -> None:
         self._kb = kb
         self._min_confidence = min_confidence
+        self._transfer_after = transfer_after_unclear
 
     def respond(self, u: Understanding, ctx: DialogueContext) -> Reply:
         pack = self._kb.pack(u.language)
@@ -88,9 +91,22 @@ class DialoguePolicy:
             u = Understanding(ctx.awaiting_order_for, u.confidence, u.language, u.slots)
         if u.confidence < self._min_confidence and not (ctx.awaiting_order_for and number):
             ctx.low_confidence_streak += 1
+            if ctx.low_confidence_streak >= self._transfer_after:
+                ctx.low_confidence_streak = 0
+                return Reply(pack.phrase("transfer"), pack.language, ["transfer"])
             return Reply(pack.phrase("fallback"), pack.language)
         ctx.low_confidence_streak = 0
         ctx.awaiting_order_for = None
+
+        if u.intent == "complaint" and u.sentiment == "negative":
+            # an upset caller gets an apology and a person, not another automated answer
+            apology = split_sentences(pack.answers["complaint"])[0]
+            return Reply(f"{apology} {pack.phrase('transfer')}", pack.language, ["transfer"])
+        if u.intent == "change_language":
+            target = u.slots.get("language")
+            if target and target in self._kb.packs and target != pack.language:
+                new = self._kb.pack(target)
+                return Reply(new.phrase("language_switched"), target, ["switch_language"])
 
         if u.intent in NEEDS_ORDER:
             if not number:

@@ -14,7 +14,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +113,7 @@ def train(
         "layers": list(layers), "pooling": "mean over tokens, BOS excluded",
         "dataset_sha256": dataset_hash(), "seed": seed, "per_intent_limit": per_intent,
         "device": device, "metrics": metrics,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_version()}",
     }
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")

@@ -22,7 +22,7 @@ from voice_agent.config import Settings
 from voice_agent.events import CallEnded, CallStarted, EventBus
 from voice_agent.kb import KnowledgeBase, load_knowledge_base
 from voice_agent.models import ModelRegistry
-from voice_agent.nlu.baseline import BaselineUnderstander
+from voice_agent.nlu.baseline import BaselineUnderstander, Understander
 from voice_agent.nlu.numbers import spelled_numbers
 from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
 from voice_agent.pipeline.call_state import CallState
@@ -34,6 +34,15 @@ from voice_agent.pipeline.vad import make_vad_analyzer
 from voice_agent.speech import Synthesizer
 
 
+def make_understander(settings: Settings, registry: ModelRegistry, kb: KnowledgeBase):
+    """The configured understanding engine (the fine-tuned model loads once per process)."""
+    if settings.dialogue.engine == "baseline":
+        return BaselineUnderstander(kb)
+    from voice_agent.nlu.finetuned import FineTunedUnderstander
+
+    return FineTunedUnderstander(registry.gemma_encoder())
+
+
 @dataclass
 class SharedResources:
     """Loaded once per process, shared by every call."""
@@ -42,7 +51,7 @@ class SharedResources:
     bus: EventBus
     registry: ModelRegistry
     kb: KnowledgeBase
-    understander: BaselineUnderstander
+    understander: Understander
     synthesizer: Synthesizer
     _precache: threading.Thread | None = None
     _precache_stop: threading.Event = field(default_factory=threading.Event)
@@ -56,9 +65,15 @@ class SharedResources:
         )
         return cls(
             settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
-            understander=BaselineUnderstander(kb),
+            understander=make_understander(settings, registry, kb),
             synthesizer=Synthesizer(settings.tts, registry),
         )
+
+    def new_policy(self) -> DialoguePolicy:
+        d = self.settings.dialogue
+        threshold = (d.baseline_min_confidence if self.understander.name == "baseline"
+                     else d.min_confidence)
+        return DialoguePolicy(self.kb, threshold, d.low_confidence_transfer_after)
 
     def warm_up(self) -> None:
         """Load the models and pre-synthesise every language's greeting before the first call."""
@@ -126,7 +141,7 @@ def build_call_pipeline(
         SharedWhisperSTTService(model=res.registry.whisper(), settings=s.stt, state=state),
         DialogueProcessor(
             understander=res.understander,
-            policy=DialoguePolicy(res.kb, s.dialogue.min_confidence),
+            policy=res.new_policy(),
             languages=s.languages, state=state,
         ),
         CallTTSService(synthesizer=res.synthesizer, state=state),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pipecat.frames.frames import (
     EndTaskFrame,
     Frame,
@@ -12,7 +14,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.config import LanguageSettings
 from voice_agent.events import BotReply, CallerTurn, IntentDetected, TransferRequested
-from voice_agent.nlu.baseline import BaselineUnderstander
+from voice_agent.nlu.baseline import Understander
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.whisper_turn import TurnTranscript
@@ -22,7 +24,7 @@ class DialogueProcessor(FrameProcessor):
     """Understands each caller turn and speaks the policy's reply in the call's language."""
 
     def __init__(
-        self, *, understander: BaselineUnderstander, policy: DialoguePolicy,
+        self, *, understander: Understander, policy: DialoguePolicy,
         languages: LanguageSettings, state: CallState, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -57,13 +59,18 @@ class DialogueProcessor(FrameProcessor):
             audio_s=round(state.last_turn_audio_s, 3),
             stt_s=round(turn.seconds, 3) if turn else 0.0,
         ))
-        understood = self._understander.understand(frame.text, state.language)
+        # off the event loop: the model takes tens of ms, other calls' audio keeps flowing
+        understood = await asyncio.to_thread(
+            self._understander.understand, frame.text, state.language
+        )
         reply = self._policy.respond(understood, self._ctx)
+        state.language = reply.language  # answers (and a requested switch) set the voice
         state.timer.mark("reply_ready")
         state.publish(IntentDetected(
             call_id=state.call_id, turn=state.turn, intent=understood.intent,
             confidence=understood.confidence, slots=understood.slots,
-            engine=self._understander.name,
+            engine=self._understander.name, sentiment=understood.sentiment,
+            sentiment_confidence=understood.sentiment_confidence,
         ))
         state.publish(BotReply(
             call_id=state.call_id, turn=state.turn, text=reply.text, language=reply.language,
