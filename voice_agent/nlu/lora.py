@@ -4,8 +4,11 @@ The shipped understanding model (train.py) fits linear heads on frozen Gemma 3 2
 (layers 6 + 10, mean-pooled). This module measures whether adapting the encoder itself pays:
 peft LoRA on the attention projections (q, k, v, o) of the truncated model, trained jointly with
 a linear intent head on the same pooled 1280-dim features (AdamW, cross-entropy, fixed seed).
-The head starts from the L-BFGS head fitted on the frozen features, so training starts from the
-shipped model's accuracy instead of from chance. Held-out examples are only ever evaluated.
+The head starts from an L-BFGS head fitted on the frozen features, so training starts near the
+shipped accuracy instead of from chance. Its L2 defaults to 0.1, not train.py's 1e-3: that head
+fits the train split almost perfectly (train cross-entropy 0.005), leaving the adapter next to no
+gradient; at 0.1 the train cross-entropy is 0.17 (accuracy 99.4 %), chosen on the train split
+alone. Held-out examples are only ever evaluated, never trained or tuned on.
 
 `train_lora` writes the adapter (`save_pretrained`, a few MB), the head (safetensors, the
 format of head.py) and metadata.json with the held-out accuracy per language to `out_dir`;
@@ -93,7 +96,8 @@ def intent_accuracy(predicted: list[str], examples: list[Example]) -> dict:
 def train_lora(
     *, epochs: int, rank: int, lr: float, batch_size: int, seed: int,
     per_intent: int | None = None, out_dir: Path = LORA_DIR, head_lr: float = 1e-3,
-    alpha: int | None = None, threads: int | None = None, init_head: bool = True,
+    head_l2: float = 0.1, alpha: int | None = None, threads: int | None = None,
+    init_head: bool = True,
 ) -> dict:
     """Fine-tune LoRA (rate `lr`) + intent head (`head_lr`); returns the metadata it saves."""
     from peft import LoraConfig, get_peft_model
@@ -107,9 +111,9 @@ def train_lora(
     texts, classes = [e.text for e in examples], list(INTENTS)
     encoder = GemmaEncoder(threads=threads)
     metrics: dict = {"train_examples": len(examples)}
-    if init_head:  # the shipped recipe (train.py): L-BFGS on frozen features, l2 = 1e-3
+    if init_head:  # as train.py: L-BFGS softmax regression on the frozen features
         frozen = embed_sorted(encoder, texts)
-        linear = train_head(frozen, [e.intent for e in examples], classes, seed=seed, l2=1e-3)
+        linear = train_head(frozen, [e.intent for e in examples], classes, seed=seed, l2=head_l2)
         frozen_heldout = embed_sorted(encoder, [e.text for e in heldout])
         metrics["heldout_frozen_head"] = intent_accuracy(
             [p for p, _ in linear.predict(frozen_heldout)], heldout)
@@ -171,7 +175,7 @@ def train_lora(
                  "target_modules": TARGET_MODULES, "trainable_params": sum(
                      p.numel() for p in lora_params)},
         "lr": lr, "head_lr": head_lr, "optimizer": "AdamW (wd 0.01), linear decay, clip 1.0",
-        "head_init": "L-BFGS head on frozen features" if init_head else "zeros",
+        "head_init": f"L-BFGS on frozen features, l2 {head_l2}" if init_head else "zeros",
         "epochs": epochs, "batch_size": batch_size, "seed": seed, "per_intent_limit": per_intent,
         "threads": torch.get_num_threads(), "seconds_per_epoch": epoch_seconds,
         "dataset_sha256": dataset_hash(), "metrics": metrics,

@@ -87,7 +87,7 @@ def accuracy_by_language(
 def train(
     *, out_dir: Path = MODEL_DIR, per_intent: int | None = None, seed: int = 0,
     layers: tuple[int, ...] = DEFAULT_LAYERS, device: str = "cpu", evaluate: bool = True,
-    extra_examples: list[Example] | None = None,
+    extra_examples: list[Example] | None = None, encoder: GemmaEncoder | None = None,
 ) -> TrainResult:
     """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs)."""
     started = time.monotonic()
@@ -96,7 +96,7 @@ def train(
     if per_intent:
         examples = subset(examples, per_intent)
     examples += extra_examples or []
-    encoder = GemmaEncoder(layers=layers, device=device)
+    encoder = encoder or GemmaEncoder(layers=layers, device=device)
     features = encoder.embed([e.text for e in examples], progress=True)
     heads = fit_heads(features, examples, seed)
     metrics: dict = {"train_examples": len(examples)}
@@ -110,7 +110,7 @@ def train(
         "method": "linear heads on Gemma 3 270M features",
         "base_model": {"name": "gemma-3-270m (base) Q4_K_M GGUF, de-quantised",
                        "gguf_sha256": base_model_sha256()},
-        "layers": list(layers), "pooling": "mean over tokens, BOS excluded",
+        "layers": list(encoder.layers), "pooling": "mean over tokens, BOS excluded",
         "dataset_sha256": dataset_hash(), "seed": seed, "per_intent_limit": per_intent,
         "device": device, "metrics": metrics,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
