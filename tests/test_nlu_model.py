@@ -18,7 +18,9 @@ from voice_agent.nlu.finetuned import FineTunedUnderstander
 from voice_agent.nlu.gemma import base_model_sha256
 from voice_agent.nlu.policy import split_sentences
 from voice_agent.nlu.train import MODEL_DIR, train
+from voice_agent.pipeline.call_state import TurnTimer
 from voice_agent.pipeline.dialogue import DialogueProcessor
+from voice_agent.pipeline.stt import SegmentResult
 from voice_agent.pipeline.whisper_turn import TurnTranscript
 
 pytestmark = pytest.mark.slow
@@ -87,7 +89,7 @@ async def talk(fresh_resources, turns: list[tuple[str, str]]):
     )
     frames = [
         TranscriptionFrame(text, "caller", "", language=lang,
-                           result=TurnTranscript(text, lang, 0.99))
+                           result=SegmentResult(TurnTranscript(text, lang, 0.99), TurnTimer()))
         for text, lang in turns
     ]
     down, up = await run_test(stage, frames_to_send=frames)

@@ -103,6 +103,15 @@ def run_eval(settings: Settings, model, write: bool = True) -> str:
                      f"{_acc(slot_pairs):.1%} ({len(slot_pairs)}) | {_acc(sent_pairs):.1%} |")
     lines.append(f"| **all** | **{_acc(all_model):.1%}** | {_acc(all_base):.1%} | "
                  f"{_acc(all_slot):.1%} ({len(all_slot)}) | {_acc(all_sent):.1%} |")
+    scored = [(u.confidence, u.intent == e.intent) for lang in sorted(results)
+              for u, e in zip(results[lang][0], by_lang[lang], strict=True)]
+    lines += ["", "Confidence threshold (`dialogue.min_confidence`): below it the agent asks the "
+              "caller to rephrase.", "", "| threshold | turns answered | accuracy of answered |",
+              "|---|---|---|"]
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7):
+        answered = [ok for c, ok in scored if c >= t]
+        lines.append(f"| {t} | {len(answered) / len(scored):.1%} | "
+                     f"{sum(answered) / max(1, len(answered)):.1%} |")
     lines += [
         "",
         f"Understanding latency per turn (text → intent + first reply sentence, one utterance "

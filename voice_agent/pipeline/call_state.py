@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 from voice_agent.events import CallEvent, EventBus
@@ -14,6 +15,7 @@ class TurnTimer:
     """Monotonic marks along one caller turn; latency is measured at the transport edges."""
 
     marks: dict[str, float] = field(default_factory=dict)
+    turn: int = 0
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.marks[name] = time.monotonic() if at is None else at
@@ -44,7 +46,10 @@ class CallState:
     provider_call_id: str | None = None  # Twilio CallSid, SIP Call-ID
     started_at: float = field(default_factory=time.monotonic)
     turn: int = 0
-    timer: TurnTimer = field(default_factory=TurnTimer)
+    # One timer per VAD-delimited segment, in order: STT takes them in the same order, so a
+    # late or empty segment can never mix up another turn's timing.
+    segment_timers: deque[TurnTimer] = field(default_factory=deque)
+    reply_timer: TurnTimer | None = None  # the turn whose answer's first audio is awaited
     last_turn_audio_s: float = 0.0
     end_reason: str | None = None
 

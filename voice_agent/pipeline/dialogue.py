@@ -16,7 +16,8 @@ from voice_agent.config import LanguageSettings
 from voice_agent.events import BotReply, CallerTurn, IntentDetected, TransferRequested
 from voice_agent.nlu.baseline import Understander
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
-from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.call_state import CallState, TurnTimer
+from voice_agent.pipeline.stt import SegmentResult
 from voice_agent.pipeline.whisper_turn import TurnTranscript
 
 
@@ -50,7 +51,10 @@ class DialogueProcessor(FrameProcessor):
     async def _handle_turn(self, frame: TranscriptionFrame) -> None:
         state = self._state
         state.turn += 1
-        turn = frame.result if isinstance(frame.result, TurnTranscript) else None
+        result = frame.result if isinstance(frame.result, SegmentResult) else None
+        turn = result.transcript if result else None
+        timer = result.timer if result else TurnTimer()
+        timer.turn = state.turn
         state.language = self._reply_language(turn)
         state.publish(CallerTurn(
             call_id=state.call_id, turn=state.turn, transcript=frame.text,
@@ -65,7 +69,8 @@ class DialogueProcessor(FrameProcessor):
         )
         reply = self._policy.respond(understood, self._ctx)
         state.language = reply.language  # answers (and a requested switch) set the voice
-        state.timer.mark("reply_ready")
+        timer.mark("reply_ready")
+        state.reply_timer = timer
         state.publish(IntentDetected(
             call_id=state.call_id, turn=state.turn, intent=understood.intent,
             confidence=understood.confidence, slots=understood.slots,

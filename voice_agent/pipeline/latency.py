@@ -15,7 +15,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import is_silent
 from voice_agent.events import TurnLatency
-from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.call_state import CallState, TurnTimer
 
 
 class TurnEndTap(FrameProcessor):
@@ -28,8 +28,8 @@ class TurnEndTap(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStoppedSpeakingFrame):
             now = time.monotonic()
-            timer = self._state.timer
-            timer.reset()
+            timer = TurnTimer()
+            self._state.segment_timers.append(timer)
             last_voiced = getattr(self._vad, "last_voiced_at", None)
             stop_secs = self._vad.params.stop_secs
             timer.mark("speech_end", last_voiced if last_voiced else now - stop_secs)
@@ -44,21 +44,20 @@ class AudioOutTap(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        timer = self._state.timer
+        timer = self._state.reply_timer
         if (
-            isinstance(frame, OutputAudioRawFrame)
-            and timer.has("reply_ready")
-            and timer.has("speech_end")
+            timer is not None
+            and isinstance(frame, OutputAudioRawFrame)
             and not is_silent(frame.audio)
         ):
+            self._state.reply_timer = None
             timer.mark("first_audio")
             self._state.publish(TurnLatency(
-                call_id=self._state.call_id, turn=self._state.turn,
+                call_id=self._state.call_id, turn=timer.turn,
                 total_s=round(timer.span("speech_end", "first_audio"), 4),
                 vad_s=round(timer.span("speech_end", "vad_stop"), 4),
                 stt_s=round(timer.span("vad_stop", "stt_end"), 4),
                 dialogue_s=round(timer.span("stt_end", "reply_ready"), 4),
                 tts_s=round(timer.span("reply_ready", "first_audio"), 4),
             ))
-            timer.reset()
         await self.push_frame(frame, direction)

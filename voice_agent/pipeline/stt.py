@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.settings import STTSettings as PipecatSTTSettings
@@ -18,8 +19,18 @@ from pipecat.utils.time import time_now_iso8601
 
 from voice_agent.audio import pcm16_to_float, resample, rms_dbfs
 from voice_agent.config import STTSettings
-from voice_agent.pipeline.call_state import CallState
-from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn
+from voice_agent.pipeline.call_state import CallState, TurnTimer
+from voice_agent.pipeline.whisper_turn import WHISPER_RATE, TurnTranscript, transcribe_turn
+
+
+@dataclass
+class SegmentResult:
+    """What a TranscriptionFrame carries for the dialogue stage: the transcript's details and
+    the timing of its turn."""
+
+    transcript: TurnTranscript
+    timer: TurnTimer
+
 
 LEAD_IN_S = 0.3
 VOICED_DBFS = -45.0
@@ -64,7 +75,8 @@ class SharedWhisperSTTService(SegmentedSTTService):
         return True
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        self._state.timer.mark("stt_start")
+        timer = self._state.segment_timers.popleft() if self._state.segment_timers else None
+        timer = timer or TurnTimer()  # a segment cut by end of stream has no VAD stop
         audio = trim_leading_silence(audio, self.sample_rate)
         audio_s = len(audio) / 2 / self.sample_rate
         samples = pcm16_to_float(resample(audio, self.sample_rate, WHISPER_RATE))
@@ -77,12 +89,12 @@ class SharedWhisperSTTService(SegmentedSTTService):
         except Exception as e:  # a broken turn is reported; the call goes on
             yield ErrorFrame(f"transcription failed: {e}")
             return
-        self._state.timer.mark("stt_end")
+        timer.mark("stt_end")
         self._state.last_turn_audio_s = audio_s
         if not turn.text:
-            self._state.timer.reset()  # noise or a breath: no turn, no latency to report
-            return
+            return  # noise or a breath: no turn, no latency to report
         yield TranscriptionFrame(
-            turn.text, self._user_id, time_now_iso8601(), language=turn.language, result=turn,
+            turn.text, self._user_id, time_now_iso8601(), language=turn.language,
+            result=SegmentResult(turn, timer),
         )
 
