@@ -131,12 +131,26 @@ def train(
     device: str = typer.Option("cpu", help="cpu or cuda"),
     out_dir: Path = typer.Option(None, help="where to write the model (default models/nlu)"),
     evaluate: bool = typer.Option(True, help="score the held-out split after training"),
+    method: str = typer.Option("head", help="head (shipped: linear heads on frozen Gemma "
+                               "features) or lora (peft LoRA + head, the measured alternative)"),
+    epochs: int = typer.Option(3, help="lora only: epochs"),
 ) -> None:
     """Fine-tune the understanding model (Gemma 3 270M features + trained heads)."""
     from voice_agent.nlu.train import MODEL_DIR
     from voice_agent.nlu.train import train as run_training
 
     _quiet_logs("INFO")
+    if method == "lora":
+        from voice_agent.nlu.lora import train_lora
+
+        kwargs = {"out_dir": out_dir} if out_dir else {}
+        metrics = train_lora(epochs=epochs, rank=8, lr=2e-4, batch_size=16, seed=seed,
+                             per_intent=per_intent, **kwargs)
+        console.print_json(json.dumps(metrics, default=str))
+        return
+    if method != "head":
+        console.print(f"[red]error:[/] unknown method {method!r} (head or lora)")
+        raise typer.Exit(2)
     result = run_training(out_dir=out_dir or MODEL_DIR, per_intent=per_intent, seed=seed,
                           device=device, evaluate=evaluate)
     console.print(f"model written to {result.out_dir} in {result.seconds:.0f} s")
