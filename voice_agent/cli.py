@@ -100,12 +100,16 @@ def models(
 ) -> None:
     """List each model: where it comes from, its size, whether it is ready."""
     from voice_agent.models import CATALOGUE, SplitModel, cache_dir, model_size
+    from voice_agent.nlu import gemma
+    from voice_agent.nlu.finetuned import trained_model_exists
+    from voice_agent.nlu.train import METADATA_FILE, MODEL_DIR
 
     load_settings(config)
     if prepare:
         for spec in CATALOGUE.values():
             if isinstance(spec, SplitModel) and not spec.missing_packages():
                 spec.assemble()
+        gemma.converted_dir()  # GGUF joined + converted to safetensors once (~1 min)
     table = Table(title=f"models (cache: {cache_dir()})")
     for col in ("name", "description", "source", "size", "ready"):
         table.add_column(col)
@@ -120,6 +124,21 @@ def models(
         table.add_row(spec.name, spec.description, spec.source_text(),
                       f"{size / 1e6:.1f} MB" if size else "—",
                       f"[green]{status}[/]" if ready else f"[red]{status}[/]")
+    converted = gemma.is_converted()
+    table.add_row("gemma3-270m", "Gemma 3 270M base (GGUF Q4_K_M → safetensors), the "
+                  "understanding model's encoder", f"pip package {gemma.GGUF_PACKAGE} (+part1…4)",
+                  "253.1 MB", "[green]ready[/]" if converted else "[red]not converted "
+                  "(--prepare)[/]")
+    if trained_model_exists():
+        meta = json.loads((MODEL_DIR / METADATA_FILE).read_text())
+        acc = meta["metrics"].get("heldout", {}).get("intent_accuracy_all")
+        table.add_row("nlu-heads", f"fine-tuned intent/sentiment heads (held-out {acc:.1%})",
+                      "models/nlu (trained here)",
+                      f"{(MODEL_DIR / 'heads.safetensors').stat().st_size / 1e6:.1f} MB",
+                      "[green]ready[/]")
+    else:
+        table.add_row("nlu-heads", "fine-tuned heads", "models/nlu", "—",
+                      "[red]missing (voice-agent train)[/]")
     console.print(table)
 
 
