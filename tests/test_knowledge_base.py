@@ -47,3 +47,24 @@ def test_a_broken_language_file_is_named_in_the_error(tmp_path):
         load_language_pack(bad)
     with pytest.raises(KnowledgeBaseError, match="no knowledge base for language 'it'"):
         load_knowledge_base(tmp_path, tmp_path / "orders.yaml", ["it"])
+
+
+def test_the_order_table_is_sqlite_seeded_once_from_the_config_file(tmp_path):
+    import sqlite3
+
+    from voice_agent.orders import load_orders
+
+    db = tmp_path / "orders.sqlite"
+    table = load_orders(S.resolve(S.orders_file), db)
+    assert sorted(table) == ["1001", "1002", "1003", "1004"]
+    assert table.get("1001").status == "shipped" and table.get("1001").eta_days == 2
+    assert table.get("9999") is None
+    # a company's own rows survive a restart: the seed file only fills an empty table
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE orders SET status = 'delivered', delivered_days_ago = 0 "
+                    "WHERE number = '1001'")
+    again = load_orders(S.resolve(S.orders_file), db)
+    assert again.get("1001").status == "delivered"
+    with pytest.raises(sqlite3.IntegrityError):
+        with sqlite3.connect(db) as con:
+            con.execute("INSERT INTO orders (number, status) VALUES ('5', 'teleported')")

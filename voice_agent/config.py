@@ -98,6 +98,7 @@ class Settings(BaseModel):
     dialogue: DialogueSettings = DialogueSettings()
     knowledge_base_dir: Path = Path("config/kb")
     orders_file: Path = Path("config/orders.yaml")
+    orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
 

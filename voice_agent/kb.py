@@ -1,7 +1,7 @@
 """The company's knowledge base (config/kb/<lang>.yaml) and demo orders (config/orders.yaml).
 
 Editable without code: a company changes answers and example phrases in YAML. Replies state only
-what is written here or in the order data — nothing comes from a model's memory.
+what is written here or in the order table (orders.py) — nothing comes from a model's memory.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from voice_agent.orders import OrderTable, load_orders
 
 INTENTS = (
     "order_status", "cancel_order", "return_refund", "change_address", "billing_payment",
@@ -47,18 +49,9 @@ class LanguagePack:
 
 
 @dataclass
-class Order:
-    number: str
-    status: str
-    eta_days: int | None = None
-    delivered_days_ago: int | None = None
-    refund: str | None = None
-
-
-@dataclass
 class KnowledgeBase:
     packs: dict[str, LanguagePack]
-    orders: dict[str, Order] = field(default_factory=dict)
+    orders: OrderTable = field(default_factory=OrderTable)
 
     @property
     def languages(self) -> list[str]:
@@ -106,19 +99,9 @@ def load_language_pack(path: Path) -> LanguagePack:
     )
 
 
-def load_orders(path: Path) -> dict[str, Order]:
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    orders = {}
-    for row in data.get("orders", []):
-        order = Order(**{k: row[k] for k in row if k in Order.__dataclass_fields__})
-        order.number = str(order.number)
-        orders[order.number] = order
-    return orders
-
-
-def load_knowledge_base(kb_dir: Path, orders_file: Path, languages: list[str]) -> KnowledgeBase:
+def load_knowledge_base(
+    kb_dir: Path, orders_file: Path, languages: list[str], orders_db: Path | None = None
+) -> KnowledgeBase:
     """Load the packs for the allowed languages (each must exist) and the order data."""
     packs = {}
     for lang in languages:
@@ -126,4 +109,4 @@ def load_knowledge_base(kb_dir: Path, orders_file: Path, languages: list[str]) -
         if not path.exists():
             raise KnowledgeBaseError(f"no knowledge base for language {lang!r}: {path} is missing")
         packs[lang] = load_language_pack(path)
-    return KnowledgeBase(packs=packs, orders=load_orders(orders_file))
+    return KnowledgeBase(packs=packs, orders=load_orders(orders_file, orders_db))

@@ -62,6 +62,7 @@ class SharedResources:
         kb = load_knowledge_base(
             settings.resolve(settings.knowledge_base_dir), settings.resolve(settings.orders_file),
             settings.languages.allowed,
+            settings.resolve(settings.orders_db) if settings.orders_db else None,
         )
         return cls(
             settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
