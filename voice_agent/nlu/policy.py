@@ -64,6 +64,7 @@ class DialogueContext:
     awaiting_cancel_confirm: str | None = None  # order number to cancel on "yes"
     low_confidence_streak: int = 0
     cancelled_orders: set[str] = field(default_factory=set)
+    acted_intent: str | None = None  # what the last reply answered (None: asked to rephrase)
 
 
 class DialoguePolicy:
@@ -78,6 +79,7 @@ class DialoguePolicy:
         pack = self._kb.pack(u.language)
         number = u.slots.get("order_number")
 
+        ctx.acted_intent = u.intent
         if ctx.awaiting_cancel_confirm and u.intent in ("affirm", "deny"):
             order = ctx.awaiting_cancel_confirm
             ctx.awaiting_cancel_confirm = None
@@ -88,8 +90,12 @@ class DialoguePolicy:
             return Reply(pack.phrase(key, order_number=order), pack.language)
 
         if ctx.awaiting_order_for and number and u.intent not in NEEDS_ORDER:
-            u = Understanding(ctx.awaiting_order_for, u.confidence, u.language, u.slots)
+            # the caller answers our question for the number: the pending request goes on
+            u = Understanding(ctx.awaiting_order_for, u.confidence, u.language, u.slots,
+                              sentiment=u.sentiment)
+            ctx.acted_intent = u.intent
         if u.confidence < self._min_confidence and not (ctx.awaiting_order_for and number):
+            ctx.acted_intent = None
             ctx.low_confidence_streak += 1
             if ctx.low_confidence_streak >= self._transfer_after:
                 ctx.low_confidence_streak = 0
