@@ -102,3 +102,50 @@ async def test_poisoned_calls_close_alone_while_another_call_goes_on(fresh_resou
         assert any(expected in m for m in errors), (expected, errors)
     reasons = sorted(e.reason for e in events.of(CallEnded))
     assert reasons == ["protocol_error"] * 4 + ["stream_stopped"]
+
+
+async def test_goodbye_hangs_up_through_twilios_rest_api_when_credentials_are_set(
+    fresh_resources,
+):
+    """Twilio's cloud is simulated by a local HTTP server that records the REST request."""
+    import dataclasses
+
+    from aiohttp import web
+
+    from voice_agent.config import TwilioSettings
+    from voice_agent.server import free_port
+
+    requests = []
+
+    async def update_call(request: web.Request) -> web.Response:
+        requests.append((request.path, dict(await request.post()),
+                         request.headers.get("Authorization", "")))
+        return web.json_response({"sid": request.match_info["call"], "status": "completed"})
+
+    rest = web.Application()
+    rest.router.add_post("/2010-04-01/Accounts/{account}/Calls/{call}.json", update_call)
+    runner = web.AppRunner(rest)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        twilio = TwilioSettings(account_sid="AC" + "1" * 32, auth_token="secret",
+                                api_base_url=f"http://127.0.0.1:{port}")
+        settings = fresh_resources.settings.model_copy(update={"twilio": twilio})
+        res = dataclasses.replace(fresh_resources, settings=settings)
+        events = EventRecorder(res.bus)
+        async with running_server(settings, res) as (base, _):
+            async with SimulatedCall(ws_url(base)) as call:
+                await call.wait_quiet(call.start_sent_at, timeout=10)
+                await call.say(fixture_wav("en_goodbye"))
+                ended = await events.wait_for(CallEnded, timeout=20)
+                assert ended[0].reason == "agent_goodbye"
+                for _ in range(100):
+                    if requests:
+                        break
+                    await asyncio.sleep(0.05)
+        path, form, auth = requests[0]
+        assert path.endswith(f"/Calls/{call.call_sid}.json")
+        assert form == {"Status": "completed"} and auth.startswith("Basic ")
+    finally:
+        await runner.cleanup()

@@ -80,9 +80,13 @@ class SimulatedCall:
         await self.send_raw(json.dumps(message))
 
     async def send_raw(self, data: str | bytes) -> None:
+        """Send one frame; after the agent hung up, like a phone, the line is just dead."""
         assert self._ws is not None
         async with self._sender_lock:
-            await self._ws.send(data)
+            try:
+                await self._ws.send(data)
+            except websockets.ConnectionClosed:
+                pass
 
     async def _read(self) -> None:
         assert self._ws is not None
@@ -108,6 +112,8 @@ class SimulatedCall:
         step = PHONE_FRAME_BYTES * 2
         next_at = time.monotonic()
         for i in range(0, len(pcm16), step):
+            if self.closed:
+                return
             chunk = pcm16[i : i + step].ljust(step, b"\x00")
             payload = base64.b64encode(ulaw_encode(chunk)).decode()
             await self.send_json({
