@@ -52,10 +52,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fit_heads(features: np.ndarray, examples: list[Example], seed: int) -> dict[str, LinearHead]:
+def fit_heads(
+    features: np.ndarray, examples: list[Example], seed: int,
+    intent_only: tuple[np.ndarray, list[str]] | None = None,
+) -> dict[str, LinearHead]:
+    """Intent, sentiment and target-language heads; `intent_only` adds rows (features, intents)
+    that carry an intent label only (the knowledge base's example phrases)."""
+    x, y = features, [e.intent for e in examples]
+    if intent_only is not None and len(intent_only[1]):
+        x, y = np.concatenate([features, intent_only[0]]), y + intent_only[1]
     heads = {
-        "intent": train_head(features, [e.intent for e in examples], list(INTENTS), seed=seed,
-                             l2=1e-3),
+        "intent": train_head(x, y, list(INTENTS), seed=seed, l2=1e-3),
         "sentiment": train_head(features, [e.sentiment for e in examples], list(SENTIMENTS),
                                 seed=seed, l2=1e-2),
     }
@@ -66,6 +73,23 @@ def fit_heads(features: np.ndarray, examples: list[Example], seed: int) -> dict[
             seed=seed, l2=1e-2,
         )
     return heads
+
+
+def kb_examples(per_intent: int | None = None) -> list[tuple[str, str]]:
+    """(text, intent) from the knowledge base's example phrases, in every language: reviewed
+    caller phrases too (the baseline's index), so the intent head learns from them as well.
+    They are disjoint from the held-out split."""
+    from voice_agent.config import load_settings
+    from voice_agent.kb import load_knowledge_base
+
+    s = load_settings(env={})
+    kb = load_knowledge_base(s.resolve(s.knowledge_base_dir), s.resolve(s.orders_file),
+                             list(LANGUAGES))
+    rows = []
+    for pack in kb.packs.values():
+        for intent, phrases in pack.examples.items():
+            rows += [(p, intent) for p in phrases[:per_intent]]
+    return rows
 
 
 def accuracy_by_language(
@@ -88,6 +112,7 @@ def train(
     *, out_dir: Path = MODEL_DIR, per_intent: int | None = None, seed: int = 0,
     layers: tuple[int, ...] = DEFAULT_LAYERS, device: str = "cpu", evaluate: bool = True,
     extra_examples: list[Example] | None = None, encoder: GemmaEncoder | None = None,
+    with_kb_examples: bool = True,
 ) -> TrainResult:
     """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs)."""
     started = time.monotonic()
@@ -98,8 +123,10 @@ def train(
     examples += extra_examples or []
     encoder = encoder or GemmaEncoder(layers=layers, device=device)
     features = encoder.embed([e.text for e in examples], progress=True)
-    heads = fit_heads(features, examples, seed)
-    metrics: dict = {"train_examples": len(examples)}
+    kb_rows = kb_examples(per_intent) if with_kb_examples else []
+    kb_features = encoder.embed([t for t, _ in kb_rows], progress=True)
+    heads = fit_heads(features, examples, seed, (kb_features, [i for _, i in kb_rows]))
+    metrics: dict = {"train_examples": len(examples), "kb_examples": len(kb_rows)}
     if evaluate:
         heldout = load_split("heldout")
         metrics["heldout"] = accuracy_by_language(
@@ -112,6 +139,8 @@ def train(
                        "gguf_sha256": base_model_sha256()},
         "layers": list(encoder.layers), "pooling": "mean over tokens, BOS excluded",
         "dataset_sha256": dataset_hash(), "seed": seed, "per_intent_limit": per_intent,
+        "intent_head_also_trained_on": "config/kb example phrases" if with_kb_examples else None,
+        "kb_sha256": dataset_hash(REPO_ROOT / "config" / "kb") if with_kb_examples else None,
         "device": device, "metrics": metrics,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_version()}",
