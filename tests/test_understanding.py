@@ -98,3 +98,17 @@ def test_long_sentences_are_spoken_clause_by_clause():
     chunks = speech_chunks(text)
     assert len(chunks) == 3 and chunks[0].endswith("evening,")
     assert " ".join(chunks) == text
+
+
+def test_a_caller_who_just_gives_the_number_continues_the_pending_request(call):
+    assert "order number" in call("I'd like to cancel an order").text
+    # "where is" would read as order_status on its own; as a reply it is the number asked for
+    assert "confirm" in call("Yes, the number is one zero zero two").text
+
+
+def test_a_number_reply_is_told_apart_from_a_new_request():
+    from voice_agent.nlu.numbers import is_number_reply
+
+    assert is_number_reply("Die Nummer ist eins null null drei.", "de")
+    assert is_number_reply("嗯，是一零零二。", "zh")
+    assert not is_number_reply("I would like to know where my order 1001 is right now", "en")

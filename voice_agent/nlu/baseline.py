@@ -42,6 +42,7 @@ class Understanding:
     nearest_example: str = ""
     sentiment: str | None = None  # negative | neutral | positive (None: not estimated)
     sentiment_confidence: float = 0.0
+    text: str = ""  # the transcript it was read from
 
 
 class Understander(Protocol):
@@ -99,4 +100,4 @@ class BaselineUnderstander:
         number = extract_order_number(text, lang)
         if number:
             slots["order_number"] = number
-        return Understanding(intent, round(score, 4), lang, slots, example)
+        return Understanding(intent, round(score, 4), lang, slots, example, text=text)

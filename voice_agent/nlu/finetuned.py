@@ -57,6 +57,6 @@ class FineTunedUnderstander:
                 slots["language"] = target[0]
             out.append(Understanding(
                 intent, round(p, 4), language, slots, sentiment=sentiment,
-                sentiment_confidence=round(ps, 4),
+                sentiment_confidence=round(ps, 4), text=text,
             ))
         return out

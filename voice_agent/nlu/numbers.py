@@ -140,3 +140,17 @@ def extract_order_number(text: str, lang: str) -> str | None:
         if len(run) <= MAX_DIGITS:
             return run
     return _spelled_match(tokens, lang)
+
+
+def is_number_reply(text: str, lang: str, max_other_words: int = 4) -> bool:
+    """A turn that mostly just gives a number ("The number is one zero zero three", "是一零零二"):
+    the answer to our question, not a new request."""
+    if not extract_order_number(text, lang):
+        return False
+    if lang == "zh" or re.search(r"[\u4e00-\u9fff]", text):
+        rest = [c for c in text if "\u4e00" <= c <= "\u9fff" and c not in ZH_DIGITS
+                and c not in "千百十"]
+        return len(rest) <= max_other_words
+    words = DIGIT_WORDS.get(lang, {})
+    rest = [t for t in _fold(text).split() if not t.isdigit() and t not in words]
+    return len(rest) <= max_other_words

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from voice_agent.kb import KnowledgeBase, LanguagePack
 from voice_agent.nlu.baseline import Understanding
+from voice_agent.nlu.numbers import is_number_reply
 
 NEEDS_ORDER = ("order_status", "cancel_order", "change_address")
 CANCELLABLE = ("processing",)
@@ -89,10 +90,11 @@ class DialoguePolicy:
                 ctx.cancelled_orders.add(order)
             return Reply(pack.phrase(key, order_number=order), pack.language)
 
-        if ctx.awaiting_order_for and number and u.intent not in NEEDS_ORDER:
+        answers_our_question = u.intent not in NEEDS_ORDER or is_number_reply(u.text, u.language)
+        if ctx.awaiting_order_for and number and answers_our_question:
             # the caller answers our question for the number: the pending request goes on
             u = Understanding(ctx.awaiting_order_for, u.confidence, u.language, u.slots,
-                              sentiment=u.sentiment)
+                              sentiment=u.sentiment, text=u.text)
             ctx.acted_intent = u.intent
         if u.confidence < self._min_confidence and not (ctx.awaiting_order_for and number):
             ctx.acted_intent = None
