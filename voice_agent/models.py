@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,9 +172,9 @@ ESPEAK_NG = PackagedFile(
 
 SILERO_VAD = PackagedFile(
     name="silero-vad",
-    description="Silero VAD v6 (ONNX), selectable instead of webrtcvad",
-    package="faster_whisper",
-    relative="assets/silero_vad_v6.onnx",
+    description="Silero VAD (ONNX, bundled with pipecat), selectable instead of webrtcvad",
+    package="pipecat",
+    relative="audio/vad/data/silero_vad.onnx",
     kind="vad",
 )
 
@@ -249,19 +248,6 @@ class ModelRegistry:
 
         return self._once(f"gemma:{self.settings.dialogue.device}", load)
 
-    def silero_path(self) -> Path:
-        p = SILERO_VAD.path()
-        if p is None or not p.exists():
-            raise ModelNotAvailable("silero VAD model not found in faster_whisper's assets")
-        return p
-
     def loaded(self) -> list[str]:
         return sorted(self._loaded)
 
-
-def espeak_version() -> str | None:
-    exe = shutil.which("espeak-ng")
-    if not exe:
-        return None
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout
-    return out.strip().splitlines()[0] if out.strip() else "espeak-ng"

@@ -12,7 +12,6 @@ the deepest one used, and the 262k-token output layer, are never run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -150,10 +149,3 @@ class GemmaEncoder:
                 out.append(self.pooled(self.tokenize(texts[i : i + batch_size])).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim), np.float32)
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
