@@ -46,12 +46,11 @@ def resources(settings):
 def fresh_resources(resources):
     """The loaded models with a fresh knowledge base and bus (calls in one test don't mix)."""
     from voice_agent.events import EventBus
-    from voice_agent.kb import load_knowledge_base
+    from voice_agent.kb import configured_knowledge_base
     from voice_agent.pipeline.build import SharedResources, make_understander
 
     s = resources.settings
-    kb = load_knowledge_base(s.resolve(s.knowledge_base_dir), s.resolve(s.orders_file),
-                             s.languages.allowed)
+    kb = configured_knowledge_base(s)
     return SharedResources(
         settings=s, bus=EventBus(), registry=resources.registry, kb=kb,
         understander=make_understander(s, resources.registry, kb),

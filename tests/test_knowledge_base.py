@@ -5,11 +5,16 @@ import re
 import pytest
 
 from voice_agent.config import load_settings
-from voice_agent.kb import INTENTS, KnowledgeBaseError, load_knowledge_base, load_language_pack
+from voice_agent.kb import (
+    INTENTS,
+    KnowledgeBaseError,
+    configured_knowledge_base,
+    load_knowledge_base,
+    load_language_pack,
+)
 
 S = load_settings(env={})
-KB = load_knowledge_base(S.resolve(S.knowledge_base_dir), S.resolve(S.orders_file),
-                         S.languages.allowed)
+KB = configured_knowledge_base(S)
 
 
 @pytest.mark.parametrize("lang", S.languages.allowed)

@@ -3,7 +3,7 @@
 import pytest
 
 from voice_agent.config import load_settings
-from voice_agent.kb import load_knowledge_base
+from voice_agent.kb import configured_knowledge_base
 from voice_agent.nlu.baseline import BaselineUnderstander
 from voice_agent.nlu.numbers import extract_order_number
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy, speech_chunks
@@ -13,8 +13,7 @@ S = load_settings(env={})
 
 @pytest.fixture
 def kb():
-    return load_knowledge_base(S.resolve(S.knowledge_base_dir), S.resolve(S.orders_file),
-                               S.languages.allowed)
+    return configured_knowledge_base(S)
 
 
 @pytest.fixture

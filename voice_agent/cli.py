@@ -210,13 +210,14 @@ def understand(
     if language not in res.kb.packs:
         console.print(f"[red]error:[/] language {language!r} is not configured")
         raise typer.Exit(2)
+    policy = res.new_policy()
     lines = sys.stdin if text == "-" else [text]
     for line in lines:
         line = line.strip()
         if not line:
             continue
         understood = res.understander.understand(line, language)
-        reply = res.new_policy().respond(understood, DialogueContext())
+        reply = policy.respond(understood, DialogueContext())  # each line stands alone
         out = {"intent": understood.intent, "confidence": understood.confidence,
                "language": language, "slots": understood.slots,
                "sentiment": understood.sentiment, "reply": reply.text}

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from voice_agent.config import Settings
 from voice_agent.orders import OrderTable, load_orders
 
 INTENTS = (
@@ -110,3 +111,14 @@ def load_knowledge_base(
             raise KnowledgeBaseError(f"no knowledge base for language {lang!r}: {path} is missing")
         packs[lang] = load_language_pack(path)
     return KnowledgeBase(packs=packs, orders=load_orders(orders_file, orders_db))
+
+
+def configured_knowledge_base(
+    settings: Settings, languages: list[str] | None = None
+) -> KnowledgeBase:
+    """The knowledge base and order table named by the settings (relative to the repository)."""
+    return load_knowledge_base(
+        settings.resolve(settings.knowledge_base_dir), settings.resolve(settings.orders_file),
+        languages or list(settings.languages.allowed),
+        settings.resolve(settings.orders_db) if settings.orders_db else None,
+    )

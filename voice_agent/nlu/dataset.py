@@ -49,9 +49,10 @@ def _example(row: dict, language: str, where: str) -> Example:
     )
 
 
-def load_split(split: str, languages: list[str] | None = None,
-               root: Path = DATASET_DIR) -> list[Example]:
-    """All examples of a split ("train" or "heldout") for the given languages."""
+def load_split(split: str, languages: list[str] | None = None, root: Path = DATASET_DIR,
+               per_intent: int | None = None) -> list[Example]:
+    """The examples of a split ("train" or "heldout") for the given languages; `per_intent`
+    keeps only the first N of every (language, intent)."""
     out: list[Example] = []
     for lang in languages or LANGUAGES:
         path = root / split / f"{lang}.yaml"
@@ -60,7 +61,7 @@ def load_split(split: str, languages: list[str] | None = None,
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for i, row in enumerate(data.get("utterances", [])):
             out.append(_example(row, lang, f"{path.name}#{i}"))
-    return out
+    return subset(out, per_intent) if per_intent else out
 
 
 def load_dialogues(root: Path = DATASET_DIR) -> list[dict]:

@@ -15,7 +15,7 @@ from datetime import date
 
 from voice_agent.bench.latency import machine
 from voice_agent.config import REPO_ROOT, Settings
-from voice_agent.kb import INTENTS, load_knowledge_base
+from voice_agent.kb import INTENTS, configured_knowledge_base
 from voice_agent.nlu.baseline import BaselineUnderstander, Understanding
 from voice_agent.nlu.dataset import Example, load_dialogues, load_split
 from voice_agent.nlu.numbers import extract_order_number
@@ -47,8 +47,7 @@ def _acc(pairs) -> float:
 
 
 def run_eval(settings: Settings, model, write: bool = True) -> str:
-    kb = load_knowledge_base(settings.resolve(settings.knowledge_base_dir),
-                             settings.resolve(settings.orders_file), settings.languages.allowed)
+    kb = configured_knowledge_base(settings)
     baseline = BaselineUnderstander(kb)
     heldout = load_split("heldout", settings.languages.allowed)
     by_lang: dict[str, list[Example]] = defaultdict(list)

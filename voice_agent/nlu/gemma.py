@@ -139,13 +139,21 @@ class GemmaEncoder:
         return torch.cat([(states[n] * mask).sum(1) / count for n in self.layers], dim=1)
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Features in the input order; batched by token length, so little padding is computed."""
         import torch
         from tqdm import tqdm
 
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(self.tokenizer.tokenize(texts[i])))
         out = []
-        steps = range(0, len(texts), batch_size)
+        steps = range(0, len(order), batch_size)
         with torch.inference_mode():
             for i in tqdm(steps, desc="gemma features", disable=not progress, unit="batch"):
-                out.append(self.pooled(self.tokenize(texts[i : i + batch_size])).float().cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, self.dim), np.float32)
+                batch = [texts[j] for j in order[i : i + batch_size]]
+                out.append(self.pooled(self.tokenize(batch)).float().cpu())
+        features = torch.cat(out).numpy()
+        result = np.empty_like(features)
+        result[order] = features
+        return result
 

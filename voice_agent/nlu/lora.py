@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,10 @@ from tqdm import tqdm
 
 from voice_agent.config import REPO_ROOT
 from voice_agent.kb import INTENTS
-from voice_agent.nlu.dataset import Example, dataset_hash, load_split, subset
+from voice_agent.nlu.dataset import dataset_hash, load_split
 from voice_agent.nlu.gemma import GemmaEncoder, base_model_sha256
 from voice_agent.nlu.head import LinearHead, load_heads, save_heads, train_head
-from voice_agent.nlu.train import seed_everything
+from voice_agent.nlu.train import intent_accuracy, seed_everything
 
 LORA_DIR = REPO_ROOT / "models" / "nlu_lora"
 HEAD_FILE = "intent_head.safetensors"
@@ -63,15 +62,6 @@ class TorchHead(torch.nn.Module):
         )
 
 
-def embed_sorted(encoder: GemmaEncoder, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """GemmaEncoder.embed, batched by token length (far less padding), in the input order."""
-    order = sorted(range(len(texts)), key=lambda i: len(encoder.tokenizer.tokenize(texts[i])))
-    features = encoder.embed([texts[i] for i in order], batch_size=batch_size)
-    out = np.empty_like(features)
-    out[order] = features
-    return out
-
-
 def length_batches(lengths: list[int], batch_size: int, gen: torch.Generator) -> list[list[int]]:
     """Shuffled batches of similar length: shuffle, sort within windows of 8 batches, shuffle."""
     perm = torch.randperm(len(lengths), generator=gen).tolist()
@@ -81,16 +71,6 @@ def length_batches(lengths: list[int], batch_size: int, gen: torch.Generator) ->
         chunk = sorted(perm[start : start + window], key=lambda i: lengths[i])
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
-
-
-def intent_accuracy(predicted: list[str], examples: list[Example]) -> dict:
-    by_lang: dict[str, list[bool]] = defaultdict(list)
-    for label, ex in zip(predicted, examples, strict=True):
-        by_lang[ex.language].append(label == ex.intent)
-    return {
-        "intent_accuracy": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_lang.items())},
-        "intent_accuracy_all": round(float(np.mean([x for v in by_lang.values() for x in v])), 4),
-    }
 
 
 def train_lora(
@@ -104,17 +84,15 @@ def train_lora(
 
     started = time.monotonic()
     seed_everything(seed)
-    examples = load_split("train")
-    if per_intent:
-        examples = subset(examples, per_intent)
+    examples = load_split("train", per_intent=per_intent)
     heldout = load_split("heldout")
     texts, classes = [e.text for e in examples], list(INTENTS)
     encoder = GemmaEncoder(threads=threads)
     metrics: dict = {"train_examples": len(examples)}
     if init_head:  # as train.py: L-BFGS softmax regression on the frozen features
-        frozen = embed_sorted(encoder, texts)
+        frozen = encoder.embed(texts)
         linear = train_head(frozen, [e.intent for e in examples], classes, seed=seed, l2=head_l2)
-        frozen_heldout = embed_sorted(encoder, [e.text for e in heldout])
+        frozen_heldout = encoder.embed([e.text for e in heldout])
         metrics["heldout_frozen_head"] = intent_accuracy(
             [p for p, _ in linear.predict(frozen_heldout)], heldout)
     else:
@@ -158,7 +136,7 @@ def train_lora(
         losses.append(round(total / len(examples), 4))
     model.eval()
     final = head.to_linear_head()
-    predicted = final.predict(embed_sorted(encoder, [e.text for e in heldout]))
+    predicted = final.predict(encoder.embed([e.text for e in heldout]))
     metrics["heldout"] = intent_accuracy([p for p, _ in predicted], heldout)
     metrics["train_loss_per_epoch"] = losses
 
@@ -192,7 +170,7 @@ class LoraIntentModel:
         self.encoder, self.head, self.metadata = encoder, head, metadata
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        return embed_sorted(self.encoder, texts, batch_size)
+        return self.encoder.embed(texts, batch_size)
 
     def predict(self, texts: list[str]) -> list[tuple[str, float]]:
         """(intent, probability) per text."""

@@ -27,7 +27,6 @@ from voice_agent.nlu.dataset import (
     Example,
     dataset_hash,
     load_split,
-    subset,
 )
 from voice_agent.nlu.gemma import DEFAULT_LAYERS, GemmaEncoder, base_model_sha256
 from voice_agent.nlu.head import LinearHead, save_heads, train_head
@@ -80,11 +79,9 @@ def kb_examples(per_intent: int | None = None) -> list[tuple[str, str]]:
     caller phrases too (the baseline's index), so the intent head learns from them as well.
     They are disjoint from the held-out split."""
     from voice_agent.config import load_settings
-    from voice_agent.kb import load_knowledge_base
+    from voice_agent.kb import configured_knowledge_base
 
-    s = load_settings(env={})
-    kb = load_knowledge_base(s.resolve(s.knowledge_base_dir), s.resolve(s.orders_file),
-                             list(LANGUAGES))
+    kb = configured_knowledge_base(load_settings(env={}), list(LANGUAGES))
     rows = []
     for pack in kb.packs.values():
         for intent, phrases in pack.examples.items():
@@ -92,20 +89,25 @@ def kb_examples(per_intent: int | None = None) -> list[tuple[str, str]]:
     return rows
 
 
+def intent_accuracy(predicted: list[str], examples: list[Example]) -> dict:
+    """Intent accuracy per language and overall (the held-out metric of every method)."""
+    by_lang: dict[str, list[bool]] = defaultdict(list)
+    for label, ex in zip(predicted, examples, strict=True):
+        by_lang[ex.language].append(label == ex.intent)
+    return {
+        "intent_accuracy": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_lang.items())},
+        "intent_accuracy_all": round(float(np.mean([x for v in by_lang.values() for x in v])), 4),
+    }
+
+
 def accuracy_by_language(
     heads: dict[str, LinearHead], features: np.ndarray, examples: list[Example]
 ) -> dict:
-    intents = heads["intent"].predict(features)
+    intents = [i for i, _ in heads["intent"].predict(features)]
     sentiments = heads["sentiment"].predict(features)
-    by_lang: dict[str, list[bool]] = defaultdict(list)
-    for ex, (intent, _) in zip(examples, intents, strict=True):
-        by_lang[ex.language].append(intent == ex.intent)
     sentiment_ok = [s == ex.sentiment for ex, (s, _) in zip(examples, sentiments, strict=True)]
-    return {
-        "intent_accuracy": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_lang.items())},
-        "intent_accuracy_all": round(float(np.mean([ok for v in by_lang.values() for ok in v])), 4),
-        "sentiment_accuracy": round(float(np.mean(sentiment_ok)), 4),
-    }
+    return {**intent_accuracy(intents, examples),
+            "sentiment_accuracy": round(float(np.mean(sentiment_ok)), 4)}
 
 
 def train(
@@ -117,10 +119,7 @@ def train(
     """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs)."""
     started = time.monotonic()
     seed_everything(seed)
-    examples = load_split("train")
-    if per_intent:
-        examples = subset(examples, per_intent)
-    examples += extra_examples or []
+    examples = load_split("train", per_intent=per_intent) + (extra_examples or [])
     encoder = encoder or GemmaEncoder(layers=layers, device=device)
     features = encoder.embed([e.text for e in examples], progress=True)
     kb_rows = kb_examples(per_intent) if with_kb_examples else []

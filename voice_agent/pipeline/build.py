@@ -20,7 +20,7 @@ from pipecat.workers.runner import WorkerRunner
 from voice_agent.audio import PHONE_RATE
 from voice_agent.config import Settings
 from voice_agent.events import CallEnded, CallStarted, EventBus
-from voice_agent.kb import KnowledgeBase, load_knowledge_base
+from voice_agent.kb import KnowledgeBase, configured_knowledge_base
 from voice_agent.models import ModelRegistry
 from voice_agent.nlu.baseline import BaselineUnderstander, Understander
 from voice_agent.nlu.numbers import spelled_numbers
@@ -59,11 +59,7 @@ class SharedResources:
     @classmethod
     def load(cls, settings: Settings, bus: EventBus | None = None) -> SharedResources:
         registry = ModelRegistry(settings)
-        kb = load_knowledge_base(
-            settings.resolve(settings.knowledge_base_dir), settings.resolve(settings.orders_file),
-            settings.languages.allowed,
-            settings.resolve(settings.orders_db) if settings.orders_db else None,
-        )
+        kb = configured_knowledge_base(settings)
         return cls(
             settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
             understander=make_understander(settings, registry, kb),
