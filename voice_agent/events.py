@@ -83,6 +83,58 @@ class TransferRequested(CallEvent):
     reason: str
 
 
+class ReplyPlayed(CallEvent):
+    """A reply's audio is over: played to the end, or cut by the caller (barge-in).
+
+    `heard_text` is what the caller actually heard, from the echoed Twilio marks.
+    """
+
+    type: Literal["reply_played"] = "reply_played"
+    turn: int
+    text: str
+    heard_text: str
+    interrupted: bool = False
+
+
+class BargeIn(CallEvent):
+    """The caller interrupted the bot; its audio was cleared."""
+
+    type: Literal["barge_in"] = "barge_in"
+    turn: int
+    cause: str  # speech | dtmf
+    onset_to_clear_s: float  # caller speech onset (or key press) → `clear` sent
+
+
+class FalseInterruption(CallEvent):
+    """An interruption held no words (noise, cough): the cut sentence is spoken again."""
+
+    type: Literal["false_interruption"] = "false_interruption"
+    turn: int
+    resumed_text: str
+
+
+class DtmfPressed(CallEvent):
+    type: Literal["dtmf"] = "dtmf"
+    digit: str
+    action: str | None = None  # the configured action, e.g. operator, language:es
+
+
+class LanguageSwitched(CallEvent):
+    type: Literal["language_switched"] = "language_switched"
+    from_language: str
+    to_language: str
+    reason: str  # request | detected | dtmf
+
+
+class CallStatus(CallEvent):
+    """A telephony status callback (Twilio's StatusCallback, a SIP BYE)."""
+
+    type: Literal["call_status"] = "call_status"
+    status: str  # queued | ringing | in-progress | completed | busy | failed | no-answer | canceled
+    duration_s: float | None = None
+    hung_up_by: str | None = None  # caller | agent | operator
+
+
 class CallError(CallEvent):
     type: Literal["error"] = "error"
     message: str
@@ -91,7 +143,8 @@ class CallError(CallEvent):
 
 AnyEvent = Annotated[
     CallStarted | CallEnded | CallerTurn | IntentDetected | BotReply | TurnLatency
-    | TransferRequested | CallError,
+    | TransferRequested | ReplyPlayed | BargeIn | FalseInterruption | DtmfPressed
+    | LanguageSwitched | CallStatus | CallError,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
