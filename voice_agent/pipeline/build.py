@@ -25,6 +25,7 @@ from voice_agent.models import ModelRegistry
 from voice_agent.nlu.baseline import BaselineUnderstander, Understander
 from voice_agent.nlu.numbers import spelled_numbers
 from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
+from voice_agent.operator.listen import ListenHub, ListenTap
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.dialogue import DialogueProcessor
 from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
@@ -53,6 +54,9 @@ class SharedResources:
     kb: KnowledgeBase
     understander: Understander
     synthesizer: Synthesizer
+    # live calls by id, for the operator's hang-up; audio copies for the operator's listen-in
+    live_calls: dict[str, tuple[PipelineWorker, CallState]] = field(default_factory=dict)
+    listen: ListenHub = field(default_factory=ListenHub)
     _precache: threading.Thread | None = None
     _precache_stop: threading.Event = field(default_factory=threading.Event)
 
@@ -133,6 +137,7 @@ def build_call_pipeline(
     vad = make_vad_analyzer(s.vad)
     return Pipeline([
         transport.input(),
+        ListenTap(hub=res.listen, state=state, side="caller"),
         VADProcessor(vad_analyzer=vad),
         TurnEndTap(state=state, vad_analyzer=vad),
         SharedWhisperSTTService(model=res.registry.whisper(), settings=s.stt, state=state),
@@ -144,6 +149,7 @@ def build_call_pipeline(
         CallTTSService(synthesizer=res.synthesizer, state=state),
         transport.output(),
         AudioOutTap(state=state),
+        ListenTap(hub=res.listen, state=state, side="bot"),
     ])
 
 
@@ -170,11 +176,13 @@ async def run_call(task: PipelineWorker, res: SharedResources, state: CallState)
     ))
     greeting = res.greeting_audio(state.language)
     await task.queue_frame(OutputAudioRawFrame(greeting, PHONE_RATE, 1))
+    res.live_calls[state.call_id] = (task, state)
     try:
         runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
         await runner.add_workers(task)
         await runner.run()
     finally:
+        res.live_calls.pop(state.call_id, None)
         state.publish(CallEnded(
             call_id=state.call_id, reason=state.end_reason or "caller_hangup",
             duration_s=round(state.duration_s, 3),
