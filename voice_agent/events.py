@@ -30,6 +30,8 @@ class CallStarted(CallEvent):
     caller: str | None = None
     callee: str | None = None
     language: str
+    provider_call_id: str | None = None  # Twilio CallSid, SIP Call-ID
+    sip_headers: dict[str, str] = {}  # X- headers of a SIP call (Twilio SipHeader_* fields)
 
 
 class CallEnded(CallEvent):
@@ -133,6 +135,17 @@ class CallStatus(CallEvent):
     status: str  # queued | ringing | in-progress | completed | busy | failed | no-answer | canceled
     duration_s: float | None = None
     hung_up_by: str | None = None  # caller | agent | operator
+    provider_call_id: str | None = None  # the CallSid the callback was about
+
+
+class CallTransferred(CallEvent):
+    """The call was redirected to a human (Twilio REST update with `<Dial>`)."""
+
+    type: Literal["call_transferred"] = "call_transferred"
+    reason: str  # the TransferRequested reason (an intent, operator_takeover, …)
+    target: str  # the operator number or SIP URI dialled
+    waited_s: float  # transfer requested → redirect sent (the hand-over sentence played)
+    reply_played: bool  # False: ReplyPlayed never came, redirected after the timeout
 
 
 class CallError(CallEvent):
@@ -144,7 +157,7 @@ class CallError(CallEvent):
 AnyEvent = Annotated[
     CallStarted | CallEnded | CallerTurn | IntentDetected | BotReply | TurnLatency
     | TransferRequested | ReplyPlayed | BargeIn | FalseInterruption | DtmfPressed
-    | LanguageSwitched | CallStatus | CallError,
+    | LanguageSwitched | CallStatus | CallError | CallTransferred,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)

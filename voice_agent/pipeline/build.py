@@ -173,6 +173,7 @@ async def run_call(task: PipelineWorker, res: SharedResources, state: CallState)
     state.publish(CallStarted(
         call_id=state.call_id, transport=state.transport, caller=state.caller,
         callee=state.callee, language=state.language,
+        provider_call_id=state.provider_call_id, sip_headers=dict(state.sip_headers),
     ))
     greeting = res.greeting_audio(state.language)
     await task.queue_frame(OutputAudioRawFrame(greeting, PHONE_RATE, 1))

@@ -44,6 +44,7 @@ class CallState:
     caller: str | None = None
     callee: str | None = None
     provider_call_id: str | None = None  # Twilio CallSid, SIP Call-ID
+    sip_headers: dict[str, str] = field(default_factory=dict)  # X- headers of a SIP call
     started_at: float = field(default_factory=time.monotonic)
     turn: int = 0
     # One timer per VAD-delimited segment, in order: STT takes them in the same order, so a
