@@ -219,3 +219,10 @@ def mask_phone(number: str) -> str:
 def redact_log_record(record: dict) -> None:
     """loguru patcher: the message of every log record, redacted."""
     record["message"] = redact(record["message"])
+
+
+def install_log_redaction() -> None:
+    """Every loguru message of this process redacted (the server calls this at start-up)."""
+    from loguru import logger
+
+    logger.configure(patcher=redact_log_record)

@@ -101,6 +101,10 @@ class Transfer(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(64))
+    # filled when the call was really redirected to a human (CallTransferred)
+    target: Mapped[str | None] = mapped_column(String(256))
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waited_s: Mapped[float | None] = mapped_column(Float)
 
 
 class CallErrorRow(Base):

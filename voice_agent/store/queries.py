@@ -90,6 +90,9 @@ class TurnRecord(_Row):
 class TransferRecord(_Row):
     at: datetime
     reason: str
+    target: str | None = None  # set once the call was redirected to a human
+    transferred_at: datetime | None = None
+    waited_s: float | None = None
 
 
 class ErrorRecord(_Row):

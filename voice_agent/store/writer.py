@@ -30,6 +30,7 @@ from voice_agent.events import (
     CallEvent,
     CallStarted,
     CallStatus,
+    CallTransferred,
     EventBus,
     FalseInterruption,
     IntentDetected,
@@ -230,9 +231,10 @@ class StoreWriter:
                              to_language=e.to_language, reason=e.reason))
 
     def _status(self, s: Session, e: CallStatus) -> None:
-        # a status callback may carry the provider's id (CallSid) rather than ours
+        # a status callback may know the call by the provider's id (CallSid) only
+        provider_id = getattr(e, "provider_call_id", None) or e.call_id
         call = s.get(Call, e.call_id) or s.scalars(
-            select(Call).where(Call.provider_call_id == e.call_id)).first()
+            select(Call).where(Call.provider_call_id == provider_id)).first()
         if call is None:
             return
         call.telephony_status, call.hung_up_by = e.status, e.hung_up_by or call.hung_up_by
@@ -243,6 +245,16 @@ class StoreWriter:
                 call.end_reason = call.end_reason or f"telephony_{e.status}"
             if e.duration_s is not None and call.duration_s is None:
                 call.duration_s = e.duration_s
+
+    def _transferred(self, s: Session, e: CallTransferred) -> None:
+        self._call(s, e)
+        row = s.scalars(select(Transfer).where(Transfer.call_id == e.call_id,
+                                               Transfer.target.is_(None))
+                        .order_by(Transfer.at.desc(), Transfer.id.desc())).first()
+        if row is None:  # redirected without a TransferRequested (an operator's take-over)
+            row = Transfer(call_id=e.call_id, at=utc(e.wall_time), reason=e.reason)
+            s.add(row)
+        row.target, row.transferred_at, row.waited_s = e.target, utc(e.wall_time), e.waited_s
 
     def _error(self, s: Session, e: CallError) -> None:
         s.add(CallErrorRow(call_id=e.call_id, at=utc(e.wall_time), message=redact(e.message),
@@ -256,5 +268,6 @@ HANDLERS: dict[type, Callable[[StoreWriter, Session, CallEvent], None]] = {
     ReplyPlayed: StoreWriter._played, BargeIn: StoreWriter._barge_in,
     FalseInterruption: StoreWriter._false_interruption, TransferRequested: StoreWriter._transfer,
     LanguageSwitched: StoreWriter._switch, CallStatus: StoreWriter._status,
+    CallTransferred: StoreWriter._transferred,
     CallError: StoreWriter._error,
 }

@@ -69,6 +69,9 @@ def upgrade() -> None:
         "transfers", _id(), _call_fk(),
         sa.Column("at", UTCDateTime, nullable=False),
         sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("target", sa.String(256)),
+        sa.Column("transferred_at", UTCDateTime),
+        sa.Column("waited_s", sa.Float),
     )
     op.create_table(
         "errors", _id(),

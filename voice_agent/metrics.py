@@ -1,0 +1,91 @@
+"""Prometheus metrics at GET /metrics, fed from this process's call events.
+
+Each worker counts its own calls (with a Redis bus, events from other workers are not counted
+again); Prometheus scrapes every worker and sums. A registry per app, so several apps in one
+process (tests) never collide.
+"""
+
+from __future__ import annotations
+
+from fastapi import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from voice_agent.events import (
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallerTurn,
+    CallEvent,
+    CallStarted,
+    EventBus,
+    LanguageSwitched,
+    TransferRequested,
+    TurnLatency,
+)
+
+LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0)
+
+
+class CallMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.active_calls = Gauge("voice_agent_active_calls", "Calls in progress", registry=r)
+        self.calls = Counter("voice_agent_calls", "Calls started", ["transport"], registry=r)
+        self.calls_ended = Counter("voice_agent_calls_ended", "Calls ended", ["reason"],
+                                   registry=r)
+        self.turns = Counter("voice_agent_caller_turns", "Caller turns transcribed",
+                             ["language"], registry=r)
+        self.turn_latency = Histogram(
+            "voice_agent_turn_latency_seconds",
+            "End of caller speech to first bot audio", buckets=LATENCY_BUCKETS, registry=r)
+        self.barge_ins = Counter("voice_agent_barge_ins", "Caller interrupted the bot", ["cause"],
+                                 registry=r)
+        self.transfers = Counter("voice_agent_transfers", "Hand-overs to a human requested",
+                                 registry=r)
+        self.language_switches = Counter(
+            "voice_agent_language_switches", "Language switches within a call",
+            ["from_language", "to_language"], registry=r)
+        self.errors = Counter("voice_agent_call_errors", "Call errors", ["fatal"], registry=r)
+        self._live: set[str] = set()
+
+    def attach(self, bus: EventBus) -> CallMetrics:
+        from voice_agent.store.writer import local_events
+
+        local_events(bus).on_event(self.observe)
+        if hasattr(bus, "received"):  # a Redis bus: how much this worker hears from the others
+            Gauge("voice_agent_bus_remote_events", "Events received from other workers",
+                  registry=self.registry).set_function(lambda: bus.received)
+        return self
+
+    def observe(self, event: CallEvent) -> None:
+        match event:
+            case CallStarted():
+                self._live.add(event.call_id)
+                self.calls.labels(event.transport).inc()
+            case CallEnded():
+                self._live.discard(event.call_id)
+                self.calls_ended.labels(event.reason).inc()
+            case CallerTurn():
+                self.turns.labels(event.language).inc()
+            case TurnLatency():
+                self.turn_latency.observe(event.total_s)
+            case BargeIn():
+                self.barge_ins.labels(event.cause).inc()
+            case TransferRequested():
+                self.transfers.inc()
+            case LanguageSwitched():
+                self.language_switches.labels(event.from_language, event.to_language).inc()
+            case CallError():
+                self.errors.labels(str(event.fatal).lower()).inc()
+        self.active_calls.set(len(self._live))
+
+    def response(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
