@@ -89,6 +89,15 @@ def kb_examples(per_intent: int | None = None) -> list[tuple[str, str]]:
     return rows
 
 
+def intent_only_rows(
+    per_intent: int | None = None, with_kb_examples: bool = True,
+    feedback: list[tuple[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """(text, intent) rows the intent head learns from beside the dataset: the knowledge base's
+    example phrases and operators' corrections of live calls (`train --with-feedback`)."""
+    return (kb_examples(per_intent) if with_kb_examples else []) + list(feedback or [])
+
+
 def intent_accuracy(predicted: list[str], examples: list[Example]) -> dict:
     """Intent accuracy per language and overall (the held-out metric of every method)."""
     by_lang: dict[str, list[bool]] = defaultdict(list)
@@ -114,7 +123,7 @@ def train(
     *, out_dir: Path = MODEL_DIR, per_intent: int | None = None, seed: int = 0,
     layers: tuple[int, ...] = DEFAULT_LAYERS, device: str = "cpu", evaluate: bool = True,
     extra_examples: list[Example] | None = None, encoder: GemmaEncoder | None = None,
-    with_kb_examples: bool = True,
+    with_kb_examples: bool = True, feedback: list[tuple[str, str]] | None = None,
 ) -> TrainResult:
     """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs)."""
     started = time.monotonic()
@@ -122,10 +131,12 @@ def train(
     examples = load_split("train", per_intent=per_intent) + (extra_examples or [])
     encoder = encoder or GemmaEncoder(layers=layers, device=device)
     features = encoder.embed([e.text for e in examples], progress=True)
-    kb_rows = kb_examples(per_intent) if with_kb_examples else []
+    kb_rows = intent_only_rows(per_intent, with_kb_examples, feedback)
     kb_features = encoder.embed([t for t, _ in kb_rows], progress=True)
     heads = fit_heads(features, examples, seed, (kb_features, [i for _, i in kb_rows]))
-    metrics: dict = {"train_examples": len(examples), "kb_examples": len(kb_rows)}
+    metrics: dict = {"train_examples": len(examples),
+                     "kb_examples": len(kb_rows) - len(feedback or []),
+                     "feedback_examples": len(feedback or [])}
     if evaluate:
         heldout = load_split("heldout")
         metrics["heldout"] = accuracy_by_language(
