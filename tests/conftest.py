@@ -12,6 +12,8 @@ from loguru import logger
 from voice_agent.config import REPO_ROOT, Settings, load_settings
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
+# Tests' Twilio auth token: the server checks webhook signatures, the simulated Twilio signs
+TEST_AUTH_TOKEN = "test-twilio-auth-token"
 
 logger.remove()  # pipecat logs every frame at DEBUG; keep test output readable
 logger.add(sys.stderr, level="WARNING")
@@ -29,7 +31,7 @@ def fixture_wav(fixture_id: str) -> Path:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return load_settings(env={})
+    return load_settings(env={}, overrides={"twilio": {"auth_token": TEST_AUTH_TOKEN}})
 
 
 @pytest.fixture(scope="session")

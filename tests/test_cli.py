@@ -1,5 +1,6 @@
 """The command line: `voice-agent models` and `voice-agent serve`."""
 
+import os
 import subprocess
 import sys
 import time
@@ -27,12 +28,14 @@ def test_models_command_lists_every_model_with_its_source_and_state():
 def test_serve_command_answers_health_and_the_voice_webhook():
     """The main job: `voice-agent serve` on a free port, as the README starts it."""
     from voice_agent.server import free_port
+    from voice_agent.telephony.twilio_security import sign
 
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "voice_agent.cli", "serve", "--port", str(port),
          "--public-url", "https://agent.example.com"],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TWILIO_AUTH_TOKEN": "cli-test-token"},
     )
     try:
         deadline = time.monotonic() + 120
@@ -48,8 +51,14 @@ def test_serve_command_answers_health_and_the_voice_webhook():
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.5)
         assert health.json()["status"] == "ok"
-        twiml = httpx.post(f"http://127.0.0.1:{port}/twiml", data={"CallSid": "CA1"})
+        form = {"CallSid": "CA1"}
+        unsigned = httpx.post(f"http://127.0.0.1:{port}/twiml", data=form)
+        assert unsigned.status_code == 403  # not from our Twilio: refused
+        signature = sign("cli-test-token", "https://agent.example.com/twiml", form)
+        twiml = httpx.post(f"http://127.0.0.1:{port}/twiml", data=form,
+                           headers={"X-Twilio-Signature": signature})
         assert 'url="wss://agent.example.com/media"' in twiml.text
+        assert '<Parameter name="token"' in twiml.text
     finally:
         proc.terminate()
         proc.wait(timeout=30)

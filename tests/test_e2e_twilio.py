@@ -19,7 +19,7 @@ from voice_agent.events import (
 from voice_agent.server import running_server
 from voice_agent.telephony.sim_client import SimulatedCall
 
-from conftest import fixture_wav
+from conftest import TEST_AUTH_TOKEN, fixture_wav
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,8 @@ async def test_caller_hears_greeting_asks_hours_gets_answer_and_hangs_up(fresh_r
     res = fresh_resources
     events = EventRecorder(res.bus)
     async with running_server(res.settings, res) as (base, _):
-        async with SimulatedCall(ws_url(base), {"from": "+15551230000"}) as call:
+        async with SimulatedCall(ws_url(base), {"from": "+15551230000"},
+                                 auth_token=TEST_AUTH_TOKEN) as call:
             assert await call.wait_quiet(call.start_sent_at, timeout=10)
             greeting = call.audio_since(call.start_sent_at)
             assert len(greeting) / 16000 > 2.0  # seconds of greeting audio reached the caller
@@ -72,10 +73,10 @@ async def test_poisoned_calls_close_alone_while_another_call_goes_on(fresh_resou
     res = fresh_resources
     events = EventRecorder(res.bus)
     async with running_server(res.settings, res) as (base, _):
-        async with SimulatedCall(ws_url(base)) as good:
+        async with SimulatedCall(ws_url(base), auth_token=TEST_AUTH_TOKEN) as good:
             await good.wait_quiet(good.start_sent_at, timeout=10)
             for name, poison in POISONS.items():
-                async with SimulatedCall(ws_url(base)) as bad:
+                async with SimulatedCall(ws_url(base), auth_token=TEST_AUTH_TOKEN) as bad:
                     await bad.send_silence(0.2)
                     await bad.send_raw(poison(bad.stream_sid))
                     for _ in range(100):
@@ -135,7 +136,7 @@ async def test_goodbye_hangs_up_through_twilios_rest_api_when_credentials_are_se
         res = dataclasses.replace(fresh_resources, settings=settings)
         events = EventRecorder(res.bus)
         async with running_server(settings, res) as (base, _):
-            async with SimulatedCall(ws_url(base)) as call:
+            async with SimulatedCall(ws_url(base), auth_token="secret") as call:
                 await call.wait_quiet(call.start_sent_at, timeout=10)
                 await call.say(fixture_wav("en_goodbye"))
                 ended = await events.wait_for(CallEnded, timeout=20)

@@ -18,6 +18,7 @@ from voice_agent.telephony.twilio import (
     parse_start,
     stream_url,
 )
+from voice_agent.telephony.twilio_security import sign
 
 START = {
     "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
@@ -45,9 +46,12 @@ def test_stream_url_from_public_url_or_request():
 
 
 def test_voice_webhook_answers_twiml_naming_the_media_socket():
-    settings = load_settings(env={"VOICE_AGENT_PUBLIC_URL": "https://agent.example.com"})
+    settings = load_settings(env={"VOICE_AGENT_PUBLIC_URL": "https://agent.example.com",
+                                  "TWILIO_AUTH_TOKEN": "tok"})
     client = TestClient(create_app(settings))  # no lifespan: TwiML needs no models
-    r = client.post("/twiml?lang=fr", data={"CallSid": "CA9", "From": "+1555", "To": "+1666"})
+    form = {"CallSid": "CA9", "From": "+1555", "To": "+1666"}
+    signature = sign("tok", "https://agent.example.com/twiml?lang=fr", form)
+    r = client.post("/twiml?lang=fr", data=form, headers={"X-Twilio-Signature": signature})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
     assert 'url="wss://agent.example.com/media"' in r.text
     assert '<Parameter name="lang" value="fr" />' in r.text

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import Response
+from fastapi import FastAPI, WebSocket
 from loguru import logger
 
 from voice_agent.config import Settings
 from voice_agent.events import EventBus
 from voice_agent.pipeline.build import SharedResources
-from voice_agent.telephony.twilio import busy_twiml, connect_twiml, stream_url
+from voice_agent.telephony.call_control import CallControl
+from voice_agent.telephony.stream_tokens import StreamTokens
+from voice_agent.telephony.twilio_routes import twilio_router
+from voice_agent.telephony.twilio_security import startup_warning
 from voice_agent.telephony.twilio_session import handle_media_stream
-
-TWIML = "application/xml"
 
 
 def create_app(
@@ -23,6 +23,10 @@ def create_app(
 ) -> FastAPI:
     """The server. Models load (and greetings are pre-synthesised) once, at start-up."""
     active_calls: set[str] = set()
+    # the bus exists before the models load: webhooks and call control work from the start
+    bus = resources.bus if resources else (bus or EventBus())
+    tokens = StreamTokens.from_settings(settings)
+    control = CallControl(settings, bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -31,32 +35,25 @@ def create_app(
         res.start_precache()
         app.state.resources = res
         logger.info(f"voice agent ready on {settings.server.media_path}")
+        if warning := startup_warning(settings):
+            logger.warning(warning)
         try:
             yield
         finally:
             await asyncio.to_thread(res.stop_precache)
+            await control.close()
+            await tokens.close()
 
     app = FastAPI(title="voice_agent", lifespan=lifespan)
     app.state.active_calls = active_calls
 
-    @app.post("/twiml")
-    async def twiml(request: Request) -> Response:
-        """Twilio's voice webhook: answer with a bidirectional media stream."""
-        if len(active_calls) >= settings.server.max_calls:
-            return Response(busy_twiml(), media_type=TWIML)
-        form = await request.form()
-        params = {
-            k: str(form[v]) for k, v in (("from", "From"), ("to", "To"), ("call_sid", "CallSid"))
-            if form.get(v)
-        }
-        if request.query_params.get("lang"):
-            params["lang"] = request.query_params["lang"]
-        url = stream_url(settings, str(request.base_url))
-        return Response(connect_twiml(url, params), media_type=TWIML)
+    app.state.call_control = control
+    # POST /twiml, POST /twilio/status (signed webhooks), POST /api/calls (API key)
+    app.include_router(twilio_router(settings, tokens, active_calls, bus, control))
 
     @app.websocket(settings.server.media_path)
     async def media(ws: WebSocket) -> None:
-        await handle_media_stream(ws, app.state.resources, active_calls)
+        await handle_media_stream(ws, app.state.resources, active_calls, tokens)
 
     @app.get("/health")
     async def health() -> dict:

@@ -35,6 +35,8 @@ def serve(
     public_url: str = typer.Option(None, help="public https URL Twilio reaches us at "
                                    "(or VOICE_AGENT_PUBLIC_URL)"),
     config: Path = ConfigOpt,
+    insecure_dev: bool = typer.Option(False, "--insecure-dev", help="accept UNSIGNED Twilio "
+                                      "webhooks (local tests only; warns on every request)"),
 ) -> None:
     """Start the server: POST /twiml (voice webhook), the media WebSocket, GET /health."""
     import uvicorn
@@ -46,6 +48,8 @@ def serve(
     for key, value in (("host", host), ("port", port), ("public_url", public_url)):
         if value is not None:
             overrides["server"][key] = value
+    if insecure_dev:
+        overrides["twilio"] = {"validate_signatures": False}
     settings = load_settings(config, overrides)
     _quiet_logs("INFO")
     s = settings.server
@@ -225,6 +229,44 @@ def understand(
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
             console.print(out)
+
+
+@app.command()
+def call(
+    to: str = typer.Argument(..., help="number to call, E.164 (+15551234567)"),
+    lang: str = typer.Option(None, "--lang", help="language the call starts in"),
+    from_: str = typer.Option(None, "--from", help="caller ID, a Twilio number "
+                              "(default twilio.from_number)"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Place an outbound call through Twilio; the running server (public URL) takes it."""
+    from twilio.base.exceptions import TwilioRestException
+
+    from voice_agent.telephony.outbound import place_call
+    from voice_agent.telephony.twilio_rest import TwilioConfigError
+
+    try:
+        placed = place_call(load_settings(config), to, from_, lang)
+    except TwilioConfigError as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from e
+    except TwilioRestException as e:
+        console.print(f"[red]error:[/] Twilio refused the call: {e.msg}")
+        raise typer.Exit(1) from e
+    print(json.dumps({"call_sid": placed.call_sid, "to": placed.to, "from": placed.from_,
+                      "status": placed.status, "lang": placed.language}))
+
+
+@app.command("api-key")
+def api_key() -> None:
+    """Make a new API key for POST /api/calls, and the line for `server.api_keys`."""
+    import secrets
+
+    from voice_agent.telephony.twilio_security import hash_api_key
+
+    key = secrets.token_urlsafe(32)
+    print(f"API key (give it to the client; it is not stored): {key}")
+    print(f"server:\n  api_keys:\n    - '{hash_api_key(key)}'")
 
 
 @bench_app.command("latency")

@@ -1,8 +1,9 @@
 """Settings: config/default.yaml, an optional override file, then environment variables.
 
 Precedence (highest first): explicit overrides passed to `load_settings`, environment variables
-(`VOICE_AGENT_<SECTION>__<KEY>`, plus the conventional `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`
-and `VOICE_AGENT_PUBLIC_URL`), the file named by `VOICE_AGENT_CONFIG`, config/default.yaml.
+(`VOICE_AGENT_<SECTION>__<KEY>`, plus the conventional `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
+`TWILIO_FROM_NUMBER` and `VOICE_AGENT_PUBLIC_URL`), the file named by `VOICE_AGENT_CONFIG`,
+config/default.yaml.
 """
 
 from __future__ import annotations
@@ -77,16 +78,42 @@ class ServerSettings(BaseModel):
     media_path: str = "/media"
     max_message_bytes: int = 65536
     max_calls: int = 20
+    # POST /api/calls: keys as "sha256:<hex>" (preferred: the file holds no secret) or plain
+    api_keys: list[str] = []
+
+
+def _phone_number(value: Any) -> Any:
+    if isinstance(value, int | float):  # YAML read +15551234567 (unquoted) as a number
+        raise ValueError(f"phone number {value} must be a quoted string, e.g. '+15551234567'")
+    return value
 
 
 class TwilioSettings(BaseModel):
     account_sid: str | None = None
     auth_token: str | None = None
     api_base_url: str | None = None
+    validate_signatures: bool = True  # False only for local tests (`serve --insecure-dev`)
+    from_number: str | None = None  # caller ID of outbound calls (E.164, a Twilio number)
+    stream_token_secret: str | None = None  # None: random per process (one worker only)
+    stream_token_ttl_s: float = 60.0  # TwiML answered → media stream must start within this
+    status_callback_events: list[str] = ["initiated", "ringing", "answered", "completed"]
+
+    _phone = field_validator("from_number", mode="before")(lambda v: _phone_number(v))
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.account_sid and self.auth_token)
+
+
+class TransferSettings(BaseModel):
+    """Where a hand-over to a human goes (Twilio `<Dial>`): a number or a SIP URI."""
+
+    operator_number: str | None = None  # E.164
+    sip_uri: str | None = None  # used when no operator_number is set
+    # Redirect after the hand-over sentence has played (ReplyPlayed); at most this long.
+    reply_played_timeout_s: float = 10.0
+
+    _phone = field_validator("operator_number", mode="before")(lambda v: _phone_number(v))
 
 
 class Settings(BaseModel):
@@ -101,6 +128,7 @@ class Settings(BaseModel):
     orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
+    transfer: TransferSettings = TransferSettings()
 
     def resolve(self, path: Path) -> Path:
         """Relative paths in config are relative to the repository root, not the cwd."""
@@ -141,6 +169,7 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
     conventional = {
         "TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
         "TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+        "TWILIO_FROM_NUMBER": ("twilio", "from_number"),
         "VOICE_AGENT_PUBLIC_URL": ("server", "public_url"),
     }
     for name, (section, key) in conventional.items():

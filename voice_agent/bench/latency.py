@@ -9,6 +9,7 @@ dialogue, TTS to first audio).
 from __future__ import annotations
 
 import platform
+import secrets
 import statistics
 from datetime import date
 from pathlib import Path
@@ -56,13 +57,18 @@ async def run_latency_bench(
     wavs = fixtures or default_fixtures()
     if not wavs:
         raise SystemExit("no fixtures: run audio_fixtures/generate.py")
+    # the bench's own loopback server: its own webhook token, no public URL to sign against
+    twilio = settings.twilio.model_copy(
+        update={"auth_token": settings.twilio.auth_token or secrets.token_hex(16)})
+    server = settings.server.model_copy(update={"public_url": None})
+    settings = settings.model_copy(update={"twilio": twilio, "server": server})
     res = SharedResources.load(settings)
     recorder = EventRecorder(res.bus)
     greetings, responses, unanswered = [], [], 0
     async with running_server(settings, res) as (base, _app):
         url = base.replace("http", "ws", 1) + settings.server.media_path
         for _ in range(calls):
-            async with SimulatedCall(url) as call:
+            async with SimulatedCall(url, auth_token=twilio.auth_token) as call:
                 await call.wait_quiet(call.start_sent_at, timeout=10)
                 first = call.first_voiced_after(call.start_sent_at)
                 if first is not None:

@@ -1,8 +1,10 @@
 """A simulated Twilio: plays a caller over the real media-stream WebSocket, as Twilio does.
 
-Sends `connected` and `start`, then 20 ms μ-law media frames continuously (silence between
-turns), and records what the agent sends back with arrival times. Used by the end-to-end tests
-and `voice-agent bench latency`.
+First, like Twilio, it POSTs the voice webhook (signed with the auth token it is given) and
+takes the stream URL and `<Parameter>`s (the single-use stream token among them) from the TwiML.
+Then it sends `connected` and `start`, then 20 ms μ-law media frames continuously (silence
+between turns), and records what the agent sends back with arrival times. Used by the
+end-to-end tests and `voice-agent bench latency`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,59 @@ import base64
 import json
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import aiohttp
 import websockets
 
 from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, ulaw_decode, ulaw_encode
 from voice_agent.telephony.replay import phone_line_pcm
 
 SILENCE_ULAW = ulaw_encode(bytes(PHONE_FRAME_BYTES * 2))
+ACCOUNT_SID = "AC" + "0" * 32
+
+
+class WebhookRefused(Exception):
+    """The voice webhook did not answer with a stream: HTTP error or `<Reject>`."""
+
+
+def webhook_url(stream_ws_url: str, language: str | None = None) -> str:
+    """The voice webhook on the same server as a media WebSocket URL (ws://h/media → http://h/twiml)."""
+    parts = urlsplit(stream_ws_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    query = urlencode({"lang": language}) if language else ""
+    return urlunsplit((scheme, parts.netloc, "/twiml", query, ""))
+
+
+def parse_connect_twiml(xml: str) -> tuple[str, dict[str, str]]:
+    """`<Connect><Stream url>` → (url, parameters); `<Reject>` → WebhookRefused."""
+    root = ET.fromstring(xml)
+    reject = root.find("Reject")
+    if reject is not None:
+        raise WebhookRefused(f"call rejected: {reject.get('reason', 'rejected')}")
+    stream = root.find("Connect/Stream")
+    if stream is None or not stream.get("url"):
+        raise WebhookRefused(f"TwiML without <Connect><Stream url>: {xml}")
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    return stream.get("url", ""), params
+
+
+async def post_webhook(url: str, form: dict[str, str], auth_token: str | None) -> str:
+    """POST a form as Twilio does, signed when an auth token is given; the response body."""
+    from voice_agent.telephony.twilio_security import SIGNATURE_HEADER, sign
+
+    headers = {SIGNATURE_HEADER: sign(auth_token, url, form)} if auth_token else {}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=form, headers=headers) as r:
+            body = await r.text()
+            if r.status != 200:
+                raise WebhookRefused(f"{url} answered HTTP {r.status}: {body}")
+            return body
+
+
 
 
 def last_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
@@ -42,8 +88,15 @@ class TurnResult:
 
 @dataclass
 class SimulatedCall:
+    """A call as Twilio places it. `url` is the media WebSocket; `custom_parameters` `from`,
+    `to` and `lang` go into the voice webhook (From, To, ?lang=), `webhook_form` adds fields
+    (e.g. SIP headers). `fetch_twiml=False` skips the webhook: a bare stream (protocol tests)."""
+
     url: str
     custom_parameters: dict[str, str] = field(default_factory=dict)
+    auth_token: str | None = None  # signs the webhook (X-Twilio-Signature), as Twilio does
+    fetch_twiml: bool = True
+    webhook_form: dict[str, str] = field(default_factory=dict)
     stream_sid: str = field(default_factory=lambda: f"MZ{uuid.uuid4().hex}")
     call_sid: str = field(default_factory=lambda: f"CA{uuid.uuid4().hex}")
     received: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, pcm16)
@@ -54,14 +107,25 @@ class SimulatedCall:
     _reader: asyncio.Task | None = None
     _sender_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    async def _fetch_twiml(self) -> None:
+        p = self.custom_parameters
+        form = {"CallSid": self.call_sid, "AccountSid": ACCOUNT_SID,
+                "From": p.get("from", "+15550001111"), "To": p.get("to", "+15550002222"),
+                "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01",
+                **self.webhook_form}
+        twiml = await post_webhook(webhook_url(self.url, p.get("lang")), form, self.auth_token)
+        self.url, self.custom_parameters = parse_connect_twiml(twiml)
+
     async def __aenter__(self) -> SimulatedCall:
+        if self.fetch_twiml:
+            await self._fetch_twiml()
         self._ws = await websockets.connect(self.url, max_size=2**20)
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         self.start_sent_at = time.monotonic()
         await self.send_json({
             "event": "start", "sequenceNumber": "1", "streamSid": self.stream_sid,
             "start": {
-                "streamSid": self.stream_sid, "accountSid": "AC" + "0" * 32,
+                "streamSid": self.stream_sid, "accountSid": ACCOUNT_SID,
                 "callSid": self.call_sid, "tracks": ["inbound"],
                 "customParameters": self.custom_parameters,
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
@@ -161,5 +225,5 @@ class SimulatedCall:
     async def stop(self) -> None:
         await self.send_json({
             "event": "stop", "streamSid": self.stream_sid,
-            "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid},
+            "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid},
         })

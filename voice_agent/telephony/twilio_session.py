@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from voice_agent.audio import PHONE_RATE
 from voice_agent.events import CallError
 from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
+from voice_agent.telephony.stream_tokens import StreamTokenError, StreamTokens
 from voice_agent.telephony.twilio import (
     StreamStart,
     StrictTwilioSerializer,
@@ -50,8 +51,11 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
             logger.debug(f"closing websocket: {e}")
 
 
-async def handle_media_stream(ws: WebSocket, res: SharedResources, active: set[str]) -> None:
-    """Serve one media stream until it ends; never raises into the server."""
+async def handle_media_stream(
+    ws: WebSocket, res: SharedResources, active: set[str], tokens: StreamTokens
+) -> None:
+    """Serve one media stream until it ends; never raises into the server. Only a stream
+    carrying a fresh token from our (signed) TwiML, for its own CallSid, becomes a call."""
     settings = res.settings
     await ws.accept()
     if len(active) >= settings.server.max_calls:
@@ -59,7 +63,9 @@ async def handle_media_stream(ws: WebSocket, res: SharedResources, active: set[s
         return
     try:
         start = await _receive_start(ws, settings.server.max_message_bytes)
-    except (TwilioProtocolError, TimeoutError, WebSocketDisconnect, ValueError) as e:
+        await tokens.redeem(start.custom_parameters.get("token"), start.call_sid)
+    except (TwilioProtocolError, StreamTokenError, TimeoutError, WebSocketDisconnect,
+            ValueError) as e:
         reason = str(e) or type(e).__name__
         logger.warning(f"media stream refused before start: {reason}")
         res.bus.publish(CallError(call_id="unstarted", message=reason, fatal=True))
@@ -70,6 +76,8 @@ async def handle_media_stream(ws: WebSocket, res: SharedResources, active: set[s
     state = res.new_call_state(
         "twilio", language=params.get("lang"), caller=params.get("from"),
         callee=params.get("to"), provider_call_id=start.call_sid,
+        sip_headers={k.removeprefix("SipHeader_"): v for k, v in params.items()
+                     if k.startswith("SipHeader_")},
     )
     serializer = StrictTwilioSerializer(start, settings)
     transport = FastAPIWebsocketTransport(
