@@ -10,6 +10,7 @@ from loguru import logger
 
 from voice_agent.config import Settings
 from voice_agent.events import EventBus
+from voice_agent.operator.api import operator_router
 from voice_agent.pipeline.build import SharedResources
 from voice_agent.telephony.call_control import CallControl
 from voice_agent.telephony.stream_tokens import StreamTokens
@@ -50,6 +51,9 @@ def create_app(
     app.state.call_control = control
     # POST /twiml, POST /twilio/status (signed webhooks), POST /api/calls (API key)
     app.include_router(twilio_router(settings, tokens, active_calls, bus, control))
+
+    # /operator: login, live calls, listen-in, actions, history (docs/operator.md)
+    app.include_router(operator_router(settings))
 
     @app.websocket(settings.server.media_path)
     async def media(ws: WebSocket) -> None:

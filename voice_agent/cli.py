@@ -269,6 +269,24 @@ def api_key() -> None:
     print(f"server:\n  api_keys:\n    - '{hash_api_key(key)}'")
 
 
+@app.command("operator-hash")
+def operator_hash(
+    name: str = typer.Argument("operator", help="the operator's login name"),
+    stdin: bool = typer.Option(False, "--stdin", help="read the password from standard input"),
+) -> None:
+    """Hash an operator password (argon2id) for `operator.users` in the config."""
+    from voice_agent.operator.auth import hash_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        console.print("[red]error:[/] the password must not be empty")
+        raise typer.Exit(2)
+    print(f"operator:\n  users:\n    {name}: '{hash_password(password)}'")
+
+
 @bench_app.command("latency")
 def bench_latency(
     fixtures: list[Path] = typer.Argument(None, help="caller WAVs (default: English fixtures)"),

@@ -116,6 +116,16 @@ class TransferSettings(BaseModel):
     _phone = field_validator("operator_number", mode="before")(lambda v: _phone_number(v))
 
 
+class OperatorSettings(BaseModel):
+    """The operator page. No users: the page is closed (every login refused)."""
+
+    users: dict[str, str] = {}  # name → argon2 hash, made with `voice-agent operator-hash`
+    session_secret: str | None = None  # signs session cookies; None: random per process
+    session_max_age_s: int = 12 * 3600
+    listen_queue_frames: int = 50  # per listener and side (20 ms frames); beyond: dropped
+    ended_calls_shown: int = 20  # recently ended calls kept in the live list
+
+
 class Settings(BaseModel):
     company: str = "Northwind Store"
     languages: LanguageSettings = LanguageSettings()
@@ -128,6 +138,7 @@ class Settings(BaseModel):
     orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
+    operator: OperatorSettings = OperatorSettings()
     transfer: TransferSettings = TransferSettings()
 
     def resolve(self, path: Path) -> Path:

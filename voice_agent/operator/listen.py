@@ -24,7 +24,7 @@ class ListenHub:
 
     def __init__(self, queue_frames: int = 50) -> None:
         self._listeners: dict[str, set[asyncio.Queue[bytes]]] = {}
-        self._queue_frames = queue_frames
+        self.queue_frames = queue_frames  # per side; the app sets it from config
         self.dropped = 0  # frames a slow listener lost (all calls)
 
     def listening(self, call_id: str) -> bool:
@@ -32,7 +32,7 @@ class ListenHub:
 
     def subscribe(self, call_id: str) -> asyncio.Queue[bytes]:
         # both sides share one queue: twice the frames per second of one side
-        q: asyncio.Queue[bytes] = asyncio.Queue(self._queue_frames * 2)
+        q: asyncio.Queue[bytes] = asyncio.Queue(self.queue_frames * 2)
         self._listeners.setdefault(call_id, set()).add(q)
         return q
 
