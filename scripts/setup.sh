@@ -39,5 +39,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# PyPI's torchaudio is linked to CUDA torch: disable its native extension on our CPU torch
+# (Coqui TTS needs only its pure-Python parts). Idempotent; a no-op where it imports.
+.venv/bin/python -m voice_agent.tts_engines.torchaudio_cpu
+
 echo "==> preparing offline models"
 .venv/bin/voice-agent models --prepare

@@ -20,9 +20,18 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "default.yaml"
 
 
 class LanguageSettings(BaseModel):
+    """Codes are Whisper's (ISO 639-1) and name the knowledge base (config/kb/<code>.yaml)
+    and the voice (tts.voices.<code>). Switching thresholds: docs/languages.md."""
+
     default: str = "en"
     allowed: list[str] = ["en", "es", "fr", "de", "zh"]
-    switch_min_probability: float = 0.6
+    by_number: dict[str, str] = {}  # dialled number (E.164) → the language its calls start in
+    switch_min_probability: float = 0.6  # a turn below this is no evidence
+    switch_min_audio_s: float = 1.2  # a turn shorter than this is no evidence ("okay", "ja")
+    switch_consecutive_turns: int = 2  # this many turns in a row in another language → switch
+    switch_single_turn_min_probability: float = 0.85  # one turn this sure …
+    switch_single_turn_min_audio_s: float = 2.5  # … and this long switches at once
+    stt_hint_weight: float = 3.0  # the call's language is favoured this much when decoding
 
     @field_validator("allowed")
     @classmethod
@@ -53,8 +62,12 @@ class VADSettings(BaseModel):
 
 
 class VoiceSettings(BaseModel):
-    engine: Literal["piper", "espeak"]
-    voice: str
+    engine: Literal["piper", "espeak", "coqui"]
+    voice: str  # piper: registry name; espeak: espeak-ng voice; coqui: local model folder
+    speaker: str | None = None  # coqui multi-speaker models (XTTS-v2: a built-in speaker)
+    speaker_wav: str | None = None  # coqui XTTS-v2: reference clip instead of a named speaker
+    language: str | None = None  # coqui multilingual models (XTTS-v2): the model's language
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # coqui: auto = the GPU when present
 
 
 class TTSSettings(BaseModel):

@@ -28,6 +28,7 @@ from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
 from voice_agent.operator.listen import ListenHub, ListenTap
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.dialogue import DialogueProcessor
+from voice_agent.pipeline.language import LanguagePolicy
 from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import CallTTSService
@@ -122,11 +123,16 @@ class SharedResources:
         return self.synthesizer.phrase(text, language, PHONE_RATE)
 
     def new_call_state(self, transport: str, language: str | None = None, **kw) -> CallState:
-        lang = language if language in self.settings.languages.allowed else None
-        return CallState(
+        langs = self.settings.languages
+        if language not in langs.allowed:  # not asked for (?lang=, --lang): by dialled number
+            language = langs.by_number.get(str(kw.get("callee") or ""))
+        lang = language if language in langs.allowed else None
+        state = CallState(
             bus=self.bus, language=lang or self.settings.languages.default,
             allowed_languages=list(self.settings.languages.allowed), transport=transport, **kw,
         )
+        state.language_policy = LanguagePolicy(state, langs)  # hysteresis from config
+        return state
 
 
 def build_call_pipeline(

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from voice_agent.events import CallEvent, EventBus
 
@@ -53,6 +54,15 @@ class CallState:
     reply_timer: TurnTimer | None = None  # the turn whose answer's first audio is awaited
     last_turn_audio_s: float = 0.0
     end_reason: str | None = None
+    # the call's language policy (pipeline/language.py): switch(to, reason) for DTMF and requests
+    language_policy: Any = None
+
+    def __post_init__(self) -> None:
+        if self.language_policy is None:  # build.new_call_state sets the configured one
+            from voice_agent.config import LanguageSettings
+            from voice_agent.pipeline.language import LanguagePolicy
+
+            self.language_policy = LanguagePolicy(self, LanguageSettings())
 
     def publish(self, event: CallEvent) -> None:
         self.bus.publish(event)

@@ -43,9 +43,12 @@ class DialogueProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
 
     def _reply_language(self, turn: TurnTranscript | None) -> str:
-        """Follow the caller into another allowed language when the detection is confident."""
-        if turn and turn.language_probability >= self._languages.switch_min_probability:
-            return turn.language
+        """The call's language after this turn: the per-call policy (pipeline/language.py)
+        switches on clear evidence only, never on one short or unsure turn."""
+        if turn is not None:
+            self._state.language_policy.observe_turn(
+                turn.language, turn.language_probability, self._state.last_turn_audio_s
+            )
         return self._state.language
 
     async def _handle_turn(self, frame: TranscriptionFrame) -> None:
@@ -68,7 +71,8 @@ class DialogueProcessor(FrameProcessor):
             self._understander.understand, frame.text, state.language
         )
         reply = self._policy.respond(understood, self._ctx)
-        state.language = reply.language  # answers (and a requested switch) set the voice
+        if "switch_language" in reply.actions:  # asked for: at once
+            state.language_policy.switch(reply.language, "request")
         timer.mark("reply_ready")
         state.reply_timer = timer
         state.publish(IntentDetected(

@@ -85,6 +85,7 @@ class SharedWhisperSTTService(SegmentedSTTService):
                 transcribe_turn, self._model, samples, self._state.allowed_languages,
                 beam_size=self._stt.beam_size, no_speech_threshold=self._stt.no_speech_threshold,
                 window=self._stt.encoder_window,
+                prior=self._state.language_policy.decode_prior(),  # hint: the call's language
             )
         except Exception as e:  # a broken turn is reported; the call goes on
             yield ErrorFrame(f"transcription failed: {e}")
@@ -94,7 +95,7 @@ class SharedWhisperSTTService(SegmentedSTTService):
         if not turn.text:
             return  # noise or a breath: no turn, no latency to report
         yield TranscriptionFrame(
-            turn.text, self._user_id, time_now_iso8601(), language=turn.language,
+            turn.text, self._user_id, time_now_iso8601(), language=turn.decoded_language,
             result=SegmentResult(turn, timer),
         )
 

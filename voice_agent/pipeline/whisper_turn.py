@@ -45,9 +45,10 @@ def encoder_window(content_frames: int, mode: str) -> int:
 @dataclass
 class TurnTranscript:
     text: str
-    language: str
+    language: str  # the restricted language ID (unbiased): the switching policy's evidence
     language_probability: float  # renormalised over the allowed languages
     language_probs: dict[str, float] = field(default_factory=dict)
+    decoded_language: str = ""  # the language Whisper transcribed in (biased by the call's)
     no_speech_prob: float = 0.0
     seconds: float = 0.0
 
@@ -93,19 +94,25 @@ def transcribe_turn(
     allowed: list[str],
     *,
     fixed_language: str | None = None,
+    prior: dict[str, float] | None = None,
     beam_size: int = 1,
     no_speech_threshold: float = 0.6,
     window: str = "adaptive",
 ) -> TurnTranscript:
-    """Transcribe 16 kHz float32 mono audio of one caller turn (blocking; run in a thread)."""
+    """Transcribe 16 kHz float32 mono audio of one caller turn (blocking; run in a thread).
+
+    `prior` weighs the restricted probabilities when choosing the decoding language (the call's
+    language is favoured); the reported `language` stays the unweighted ID."""
     started = time.perf_counter()
     features = model.feature_extractor(audio)
     frames = encoder_window(features.shape[-1], window)
     encoder_output = model.encode(pad_or_trim(features[:, :frames], frames))
     pairs = model.model.detect_language(encoder_output)[0]
     probs = restrict_language_probs(pairs, allowed)
-    language = fixed_language or max(probs, key=probs.get)
-    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=language)
+    language = max(probs, key=probs.get)
+    weights = prior or {}
+    decoded = fixed_language or max(probs, key=lambda lang: probs[lang] * weights.get(lang, 1.0))
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=decoded)
     max_new = max_tokens_for(len(audio) / WHISPER_RATE)
     options = _options(model, tokenizer, beam_size, no_speech_threshold, max_new)
     texts: list[str] = []
@@ -118,6 +125,7 @@ def transcribe_turn(
         language=language,
         language_probability=probs.get(language, 0.0),
         language_probs=probs,
+        decoded_language=decoded,
         no_speech_prob=no_speech,
         seconds=time.perf_counter() - started,
     )
