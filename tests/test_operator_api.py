@@ -359,11 +359,14 @@ async def test_operator_hangs_up_and_takes_over_live_calls(fresh_resources):
     from voice_agent.server import running_server
     from voice_agent.telephony.sim_client import SimulatedCall
 
+    from conftest import TEST_AUTH_TOKEN
+
     res = fresh_resources
     s = operator_settings(res.settings)
     events = EventRecorder(res.bus)
     async with running_server(s, res) as (base, _), operator_logged_in(base) as op:
-        async with SimulatedCall(media_url(base), {"from": "+15550001111"}) as call:
+        async with SimulatedCall(media_url(base), {"from": "+15550001111"},
+                                 auth_token=TEST_AUTH_TOKEN) as call:
             started = await events.wait_for(CallStarted, timeout=10)
             call_id = started[0].call_id
             await call.send_silence(0.5)
@@ -397,14 +400,14 @@ async def test_listen_in_hears_both_sides_and_a_stalled_listener_never_slows_the
     from voice_agent.server import running_server
     from voice_agent.telephony.sim_client import SimulatedCall
 
-    from conftest import fixture_wav
+    from conftest import TEST_AUTH_TOKEN, fixture_wav
 
     res = fresh_resources
     s = operator_settings(res.settings)
     events = EventRecorder(res.bus)
     async with running_server(s, res) as (base, _), operator_logged_in(base) as op:
         headers = {"Cookie": f"{COOKIE}={op.cookies[COOKIE]}"}
-        async with SimulatedCall(media_url(base)) as call:
+        async with SimulatedCall(media_url(base), auth_token=TEST_AUTH_TOKEN) as call:
             call_id = (await events.wait_for(CallStarted, timeout=10))[0].call_id
             stalled = res.listen.subscribe(call_id)  # a listener that never reads
             frames: dict[int, list[bytes]] = {0: [], 1: []}

@@ -14,7 +14,7 @@ from voice_agent.events import CallEnded, CallStarted, EventRecorder
 from voice_agent.server import running_server
 from voice_agent.telephony.sim_client import SimulatedCall
 
-from conftest import fixture_wav
+from conftest import TEST_AUTH_TOKEN, fixture_wav
 
 CHROMIUM = os.environ.get("VOICE_AGENT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,17 +51,20 @@ async def log_in(page, base: str) -> None:
     assert await page.text_content("[data-testid=user]") == "alice"
 
 
-async def test_operator_watches_listens_to_and_hangs_up_a_live_call(fresh_resources, browser):
+async def test_operator_watches_listens_to_and_hangs_up_a_live_call(
+    fresh_resources, browser, tmp_path
+):
     res = fresh_resources
     events = EventRecorder(res.bus)
-    settings = operator_settings(res.settings)
-    async with running_server(settings, res) as (base, app):
+    settings = operator_settings(res.settings, db=tmp_path / "calls.db")
+    async with running_server(settings, res) as (base, _):
         page = await browser.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # "Hang up this call?"
         await log_in(page, base)
 
         media = base.replace("http", "ws", 1) + "/media"
-        async with SimulatedCall(media, {"from": "+15557654321"}) as call:
+        caller = {"from": "+15557654321"}
+        async with SimulatedCall(media, caller, auth_token=TEST_AUTH_TOKEN) as call:
             call_id = (await events.wait_for(CallStarted, timeout=10))[0].call_id
             row = page.locator(f"tr[data-call-id='{call_id}']")
             await row.wait_for(timeout=5_000)
@@ -105,16 +108,25 @@ async def test_operator_watches_listens_to_and_hangs_up_a_live_call(fresh_resour
         assert "ended (operator_hangup)" in await row.text_content()
         assert await page.is_disabled("[data-testid=hangup]")
 
-        if getattr(app.state, "store", None) is not None:
-            history_row = page.locator(f"[data-testid=history-calls] tr[data-call-id='{call_id}']")
-            await page.fill("[data-testid=history-q]", "+15557654321")
-            await page.click("[data-testid=history-search] button")
-            await history_row.wait_for(timeout=10_000)
-            await history_row.click()
-            await page.wait_for_selector("[data-testid=record-turns] li.caller")
-            assert "hours" in (await page.text_content("[data-testid=record-turns]")).lower()
+        # the ended call is in the history: search by number, open it, replay, correct
+        history_row = page.locator(f"[data-testid=history-calls] tr[data-call-id='{call_id}']")
+        await page.fill("[data-testid=history-q]", "+15557654321")
+        await page.click("[data-testid=history-search] button")
+        await history_row.wait_for(timeout=10_000)
+        assert "operator_hangup" in await history_row.text_content()
+        await history_row.click()
+        record = page.locator("[data-testid=record-turns]")
+        await record.locator("li.caller").first.wait_for(timeout=5_000)
+        await page.click("[data-testid=replay]")
+        await record.locator("li.bot").first.wait_for(timeout=10_000)
+        assert answer in await record.text_content()
+        fix = record.locator("li.caller .fix").first
+        await fix.locator("select").select_option("complaint")
+        await fix.locator("button").click()
+        await fix.locator("text=/✓|✗/").wait_for(timeout=5_000)
+        assert "✓ corrected to complaint" in await fix.text_content()
 
-        await page.screenshot(path=os.environ.get("OPERATOR_SCREENSHOT", "/tmp/operator.png"),
-                              full_page=True)
+        await page.screenshot(path=os.environ.get("OPERATOR_SCREENSHOT",
+                                                  str(tmp_path / "operator.png")), full_page=True)
         await page.click("[data-testid=logout]")
         await page.wait_for_selector("[data-testid=login-form]")

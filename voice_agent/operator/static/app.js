@@ -332,7 +332,7 @@ $("replay").addEventListener("click", async () => {
     previous = line.at;
     await new Promise((resolve) => setTimeout(resolve, gap * 1000));
     if (state.record !== record) return;
-    list.append(lineNode(record, line));
+    list.append(lineNode(record.id, line));
   }
 });
 
