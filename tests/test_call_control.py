@@ -6,10 +6,12 @@ import dataclasses
 
 import pytest
 from fastapi.testclient import TestClient
+from redis_server import redis_server
 from twilio_cloud import ACCOUNT_SID, AUTH_TOKEN, TwilioCloud
 
 from voice_agent.app import create_app
 from voice_agent.audio import is_silent
+from voice_agent.bus_redis import RedisEventBus
 from voice_agent.config import load_settings
 from voice_agent.events import (
     BotReply,
@@ -118,6 +120,32 @@ async def test_transfer_problems_are_reported_and_the_agent_keeps_the_call(cloud
     bus.publish(TransferRequested(call_id="call-1", reason="speak_to_agent"))
     (err,) = await events.wait_for(CallError)
     assert "transfer failed" in err.message and not events.of(CallTransferred)
+
+
+async def test_with_several_workers_only_the_worker_running_the_call_redirects_it(cloud):
+    """Two workers share events through Redis; the operator clicks on a page served by B."""
+    settings = load_settings(env={}, overrides={
+        "twilio": cloud.twilio_settings(), "transfer": {"operator_number": OPERATOR}})
+    with redis_server() as url:
+        worker_a, worker_b = RedisEventBus(url), RedisEventBus(url)
+        await worker_a.start()
+        await worker_b.start()
+        try:
+            control_a, control_b = CallControl(settings, worker_a), CallControl(settings, worker_b)
+            seen_by_b = EventRecorder(worker_b)
+            start_call(worker_a)  # the call's media stream landed on worker A
+            await seen_by_b.wait_for(CallStarted, timeout=5)
+            worker_b.publish(TransferRequested(call_id="call-1", reason="operator_takeover"))
+            await cloud.wait_for_requests(1)
+            await asyncio.sleep(0.5)
+            assert len(cloud.requests) == 1  # redirected once, by A
+            # a status callback reaching B still finds A's call
+            done = {"CallSid": SID, "CallStatus": "completed", "CallDuration": "20"}
+            assert control_b.status_event(done).call_id == "call-1"
+            assert control_a.status_event(done).call_id == "call-1"
+        finally:
+            await worker_a.stop()
+            await worker_b.stop()
 
 
 def status_app(bus: EventBus) -> TestClient:

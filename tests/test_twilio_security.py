@@ -2,18 +2,18 @@
 
 import asyncio
 import dataclasses
-import shutil
 import subprocess
 import sys
 
 import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
+from redis_server import redis_server
 
 from voice_agent.app import create_app
 from voice_agent.config import load_settings
 from voice_agent.events import CallError, CallStarted, CallStatus, EventBus, EventRecorder
-from voice_agent.server import free_port, running_server
+from voice_agent.server import running_server
 from voice_agent.telephony.sim_client import (
     SimulatedCall,
     WebhookRefused,
@@ -162,26 +162,8 @@ async def test_a_token_is_accepted_once_for_its_own_call_only_and_before_it_expi
 
 @pytest.fixture
 def redis_url():
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    try:
-        import redis
-
-        for _ in range(100):
-            try:
-                redis.Redis(port=port).ping()
-                break
-            except redis.ConnectionError:
-                import time
-
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 async def test_with_redis_two_workers_share_the_used_tokens(redis_url):
