@@ -106,6 +106,12 @@ async def test_api_bad_number_is_422_and_twilio_refusal_is_502(cloud):
     assert r.status_code == 502 and "not a valid phone number" in r.json()["detail"]
 
 
+async def test_api_when_twilio_is_unreachable_is_502(cloud):
+    await cloud.stop()  # the stand-in is gone: connection refused
+    r = await api(cloud, {"to": "+15551234567"}, {"X-API-Key": API_KEY})
+    assert r.status_code == 502 and "cannot reach Twilio" in r.json()["detail"]
+
+
 def test_a_malformed_hashed_key_in_config_fails_at_start_up():
     s = load_settings(env={}, overrides={"server": {"api_keys": ["sha256:nothex"]}})
     with pytest.raises(ValueError, match="64 hex"):

@@ -253,6 +253,9 @@ def call(
     except TwilioRestException as e:
         console.print(f"[red]error:[/] Twilio refused the call: {e.msg}")
         raise typer.Exit(1) from e
+    except OSError as e:  # requests' connection errors are OSErrors
+        console.print(f"[red]error:[/] cannot reach Twilio: {e}")
+        raise typer.Exit(1) from e
     print(json.dumps({"call_sid": placed.call_sid, "to": placed.to, "from": placed.from_,
                       "status": placed.status, "lang": placed.language}))
 

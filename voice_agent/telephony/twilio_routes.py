@@ -97,6 +97,9 @@ def twilio_router(
         except TwilioRestException as e:
             logger.warning(f"Twilio refused the outbound call to {body.to}: {e.msg}")
             raise HTTPException(502, f"Twilio refused the call: {e.msg}") from e
+        except Exception as e:  # network: Twilio unreachable or timed out
+            logger.error(f"outbound call to {body.to}: cannot reach Twilio: {e}")
+            raise HTTPException(502, f"cannot reach Twilio: {type(e).__name__}") from e
         logger.info(f"outbound call {placed.call_sid} to {placed.to}")
         return {"call_sid": placed.call_sid, "to": placed.to, "from": placed.from_,
                 "status": placed.status, "lang": placed.language}
