@@ -92,7 +92,7 @@ async def test_api_places_a_call_with_a_valid_key(cloud):
 ])
 async def test_api_without_a_valid_key_is_401_and_dials_nothing(cloud, headers, keys, detail):
     extra = {} if keys is None else {"api_keys": keys}
-    r = await api(cloud, {"to": "not even a number"}, headers, **extra)
+    r = await api(cloud, {"not": "a call request"}, headers, **extra)  # key before body
     assert r.status_code == 401 and detail in r.json()["detail"]
     assert cloud.requests == []
 
