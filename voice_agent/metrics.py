@@ -65,6 +65,14 @@ class CallMetrics:
                   registry=self.registry).set_function(lambda: bus.received)
         return self
 
+    def watch_writer(self, writer) -> None:
+        """The call-record writer's counts (a StoreWriter: written / failed / dropped)."""
+        for name, doc in (("written", "Call events written to the call records"),
+                          ("failed", "Call events the database refused (logged)"),
+                          ("dropped", "Call events dropped: the write queue was full")):
+            Gauge(f"voice_agent_records_{name}", doc, registry=self.registry).set_function(
+                lambda name=name: getattr(writer, name))
+
     def observe(self, event: CallEvent) -> None:
         match event:
             case CallStarted():

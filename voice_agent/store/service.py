@@ -21,7 +21,7 @@ class CallRecords:
         self.store, self.writer, self._retention = store, writer, retention
 
     @classmethod
-    async def start(cls, settings: Settings, bus: EventBus) -> CallRecords | None:
+    async def start(cls, settings: Settings, bus: EventBus, metrics=None) -> CallRecords | None:
         """None when storage is off, or the database cannot be opened (logged: calls go on)."""
         cfg = settings.storage
         if not cfg.enabled:
@@ -32,6 +32,8 @@ class CallRecords:
             logger.error(f"call records are off: cannot open {_safe_url(cfg.url)}: {e}")
             return None
         writer = StoreWriter(store, cfg.mask_caller_numbers, cfg.queue_size).attach(bus).start()
+        if metrics is not None:
+            metrics.watch_writer(writer)
         retention = None
         if cfg.retention_days:
             retention = asyncio.create_task(
