@@ -113,9 +113,13 @@ class StreamTokens:
                 raise StreamTokenError("stream token already used")
             return
         now = self._clock()
-        for used, until in list(self._used.items()):
-            if until < now:
-                del self._used[used]  # expired tokens fail on expiry; forget them
+        # Forget expired ones (they fail on expiry anyway). The TTL is fixed, so the oldest
+        # entries expire first: stop at the first live one (O(1) per call, not O(n)).
+        while self._used:
+            oldest, until = next(iter(self._used.items()))
+            if until >= now:
+                break
+            del self._used[oldest]
         if nonce in self._used:
             raise StreamTokenError("stream token already used")
         self._used[nonce] = exp
