@@ -305,6 +305,22 @@ def bench_latency(
     console.print(report)
 
 
+@bench_app.command("operator")
+def bench_operator(
+    calls: int = typer.Option(20, help="simultaneous event-level simulated calls"),
+    seconds: float = typer.Option(30.0, help="how long the calls talk"),
+    write: bool = typer.Option(True, help="append the results to docs/benchmarks.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Caller turn → line on the operator page (headless Chromium), and the page under load."""
+    from voice_agent.bench.operator import run_operator_bench
+
+    _quiet_logs()
+    report = asyncio.run(run_operator_bench(load_settings(config), calls=calls,
+                                            seconds=seconds, write=write))
+    console.print(report)
+
+
 @bench_app.command("stt")
 def bench_stt(
     repeats: int = typer.Option(3, help="runs per fixture and window (median taken)"),
