@@ -86,7 +86,7 @@ def play_call(bus: EventBus, call_id: str = "call-a1", started: float | None = N
     bus.publish(IntentDetected(**at(8.3), turn=2, intent="speak_to_agent", confidence=0.81,
                                engine="finetuned", sentiment="negative"))
     bus.publish(BotReply(**at(8.4), turn=2, text="Le paso con una persona.", language="es"))
-    bus.publish(FalseInterruption(**at(8.6), turn=2))
+    bus.publish(FalseInterruption(**at(8.6), turn=2, kind="noise"))
     bus.publish(TransferRequested(**at(8.5), reason="speak_to_agent"))
     bus.publish(CallTransferred(**at(10), reason="speak_to_agent", target="+15550001111",
                                 waited_s=1.5, reply_played=True))

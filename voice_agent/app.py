@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Response, WebSocket
 from loguru import logger
 
+from voice_agent.bus_redis import make_event_bus, start_bus, stop_bus
 from voice_agent.config import Settings
 from voice_agent.events import EventBus
+from voice_agent.metrics import CallMetrics
 from voice_agent.operator.api import operator_router
 from voice_agent.pipeline.build import SharedResources
 from voice_agent.telephony.call_control import CallControl
@@ -25,12 +27,18 @@ def create_app(
     """The server. Models load (and greetings are pre-synthesised) once, at start-up."""
     active_calls: set[str] = set()
     # the bus exists before the models load: webhooks and call control work from the start
-    bus = resources.bus if resources else (bus or EventBus())
+    bus = resources.bus if resources else (bus or make_event_bus(settings))
+    metrics = CallMetrics().attach(bus)
     tokens = StreamTokens.from_settings(settings)
     control = CallControl(settings, bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from voice_agent.store.service import CallRecords
+
+        await start_bus(bus)  # Redis: events shared between workers
+        records = await CallRecords.start(settings, bus, metrics)  # writer, daily retention
+        app.state.store = records.store if records else None  # the operator page's queries
         res = resources or SharedResources.load(settings, bus)
         await asyncio.to_thread(res.warm_up)
         res.start_precache()
@@ -44,6 +52,9 @@ def create_app(
             await asyncio.to_thread(res.stop_precache)
             await control.close()
             await tokens.close()
+            if records is not None:
+                await records.stop()
+            await stop_bus(bus)
 
     app = FastAPI(title="voice_agent", lifespan=lifespan)
     app.state.active_calls = active_calls
@@ -58,6 +69,10 @@ def create_app(
     @app.websocket(settings.server.media_path)
     async def media(ws: WebSocket) -> None:
         await handle_media_stream(ws, app.state.resources, active_calls, tokens)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return metrics.response()
 
     @app.get("/health")
     async def health() -> dict:

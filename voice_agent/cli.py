@@ -52,6 +52,9 @@ def serve(
         overrides["twilio"] = {"validate_signatures": False}
     settings = load_settings(config, overrides)
     _quiet_logs("INFO")
+    from voice_agent.redaction import install_log_redaction
+
+    install_log_redaction()  # no card, phone number or e-mail address in the server's log
     s = settings.server
     console.print(f"[bold]voice agent[/] on http://{s.host}:{s.port}  (Twilio voice webhook: "
                   f"{s.public_url or 'http://<this host>'}/twiml)")
@@ -157,12 +160,28 @@ def train(
     method: str = typer.Option("head", help="head (shipped: linear heads on frozen Gemma "
                                "features) or lora (peft LoRA + head, the measured alternative)"),
     epochs: int = typer.Option(3, help="lora only: epochs"),
+    with_feedback: bool = typer.Option(False, "--with-feedback", help="also learn the intents "
+                                       "operators corrected on the operator page (call records "
+                                       "in storage.url)"),
+    config: Path = ConfigOpt,
 ) -> None:
     """Fine-tune the understanding model (Gemma 3 270M features + trained heads)."""
     from voice_agent.nlu.train import MODEL_DIR
     from voice_agent.nlu.train import train as run_training
 
     _quiet_logs("INFO")
+    feedback = None
+    if with_feedback:
+        if method != "head":
+            console.print("[red]error:[/] --with-feedback trains the intent head (--method head)")
+            raise typer.Exit(2)
+        from voice_agent.nlu.feedback import stored_feedback_rows
+        from voice_agent.store import CallStore
+
+        store = CallStore.open(load_settings(config).storage)
+        feedback = stored_feedback_rows(store)
+        store.dispose()
+        console.print(f"{len(feedback)} corrected turn(s) from intent feedback added")
     if method == "lora":
         from voice_agent.nlu.lora import train_lora
 
@@ -175,7 +194,7 @@ def train(
         console.print(f"[red]error:[/] unknown method {method!r} (head or lora)")
         raise typer.Exit(2)
     result = run_training(out_dir=out_dir or MODEL_DIR, per_intent=per_intent, seed=seed,
-                          device=device, evaluate=evaluate)
+                          device=device, evaluate=evaluate, feedback=feedback)
     console.print(f"model written to {result.out_dir} in {result.seconds:.0f} s")
     console.print_json(json.dumps(result.metrics))
 

@@ -139,6 +139,26 @@ class OperatorSettings(BaseModel):
     ended_calls_shown: int = 20  # recently ended calls kept in the live list
 
 
+class StorageSettings(BaseModel):
+    """Call records (docs/operations.md): SQLite by default, PostgreSQL by URL."""
+
+    enabled: bool = True
+    url: str = "sqlite:///var/voice_agent.db"  # relative SQLite paths: from the repository root
+    retention_days: float | None = 90  # records older than this are purged daily; None: kept
+    keep_feedback: bool = True  # operators' intent corrections survive the purge
+    mask_caller_numbers: bool = False  # store caller/callee as +1••••••0000
+    queue_size: int = 10_000  # events waiting to be written; beyond: dropped with a warning
+
+
+class BusSettings(BaseModel):
+    """Where call events travel: within this process, or between workers through Redis."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    channel: str = "voice_agent:events"
+    queue_size: int = 10_000  # events waiting to go to Redis; beyond: dropped with a warning
+
+
 class Settings(BaseModel):
     company: str = "Northwind Store"
     languages: LanguageSettings = LanguageSettings()
@@ -151,6 +171,8 @@ class Settings(BaseModel):
     orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
+    storage: StorageSettings = StorageSettings()
+    bus: BusSettings = BusSettings()
     operator: OperatorSettings = OperatorSettings()
     transfer: TransferSettings = TransferSettings()
 
