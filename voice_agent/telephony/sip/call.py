@@ -122,6 +122,8 @@ class SipCall:
             self.state.publish(CallError(call_id=self.state.call_id, message=str(e), fatal=True))
         finally:
             self.media.close()
+            logger.info(f"{self.state.call_id}: RTP {self.media.stats}, "
+                        f"sent {self.media.packetiser.packets_sent} packets")
             if not self.ended.is_set():
                 self.ended.set()
                 self.hung_up_by = "agent"

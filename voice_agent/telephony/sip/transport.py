@@ -1,9 +1,10 @@
 """The SIP call's media edge: one RTP socket per call and the pipecat transport around it.
 
-Caller RTP (PCMU) becomes 8 kHz `InputAudioRawFrame`s; RFC 4733 key presses become `DtmfPressed`
-events and `InputDTMFFrame`s; the bot's audio leaves as 20 ms PCMU packets on an absolute clock.
-Packets from another address or with a payload type we did not negotiate are counted and
-dropped: they never reach the pipeline.
+Caller RTP (PCMU) becomes 8 kHz `InputAudioRawFrame`s; RFC 4733 key presses become
+`InputDTMFFrame`s (the dialogue publishes `DtmfPressed` with the configured action); the bot's
+audio leaves as 20 ms PCMU packets on an absolute clock, and playout `mark`s are echoed once
+the audio before them has been sent. Packets from another address or with a payload type we
+did not negotiate are counted and dropped: they never reach the pipeline.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from voice_agent.audio import PHONE_FRAME_BYTES, PHONE_RATE, resample, ulaw_decode, ulaw_encode
 from voice_agent.events import DtmfPressed
 from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.frames import MarkEchoFrame
 from voice_agent.telephony.sip.rtp import DtmfDetector, Packetiser, RtpError, parse_rtp
 
 FRAME_S = 0.02
+KEYPAD = {k.value for k in KeypadEntry}
+LOSS_FILL_S = 0.06  # no caller packet for this long → feed as much silence to the pipeline
 IDLE_GAP_S = 0.1  # a pause longer than this in our audio restarts the clock (new talkspurt)
 
 
@@ -136,16 +140,23 @@ class SipInputTransport(BaseInputTransport):
 
     async def _read(self) -> None:
         media, state = self._transport.media, self._transport.state
+        silence = bytes(PHONE_FRAME_BYTES * 2)
         while True:
-            kind, data = await media.queue.get()
+            try:
+                kind, data = await asyncio.wait_for(media.queue.get(), LOSS_FILL_S)
+            except TimeoutError:  # no packets (silence suppression, loss): time still passes,
+                for _ in range(int(LOSS_FILL_S / FRAME_S)):  # so the VAD can end the turn
+                    await self.push_audio_frame(InputAudioRawFrame(silence, PHONE_RATE, 1))
+                continue
             if kind == "audio":
                 pcm = ulaw_decode(data)
                 await self.push_audio_frame(InputAudioRawFrame(pcm, PHONE_RATE, 1))
                 continue
             digit = data.decode()
-            state.publish(DtmfPressed(call_id=state.call_id, digit=digit))
-            if digit in {k.value for k in KeypadEntry}:
+            if digit in KEYPAD:  # the dialogue publishes DtmfPressed with the digit's action
                 await self.push_frame(InputDTMFFrame(button=KeypadEntry(digit)))
+            else:  # A–D: no keypad frame in pipecat, still an event
+                state.publish(DtmfPressed(call_id=state.call_id, digit=digit))
 
 
 class SipOutputTransport(BaseOutputTransport):
@@ -175,6 +186,18 @@ class SipOutputTransport(BaseOutputTransport):
             self._transport.last_audio_at = time.monotonic()
             self._next_at += FRAME_S
         return True
+
+
+    async def send_message(self, frame) -> None:
+        """A playout `mark`: echo it once the audio sent before it has been played out."""
+        message = getattr(frame, "message", None) or {}
+        if message.get("event") == "mark":
+            delay = max(0.0, self._next_at - time.monotonic())
+            self.create_task(self._echo_mark(message["mark"]["name"], delay))
+
+    async def _echo_mark(self, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._transport.input().push_frame(MarkEchoFrame(name))
 
 
 class SipTransport(BaseTransport):
