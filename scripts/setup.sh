@@ -8,6 +8,7 @@ need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # headless, for the operator page's browser test
+command -v sipp >/dev/null || need_apt+=(sip-tester)  # sipp: the SIP trunk interop tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -21,6 +21,15 @@ from voice_agent.telephony.twilio_security import startup_warning
 from voice_agent.telephony.twilio_session import handle_media_stream
 
 
+async def start_sip_endpoint(res: SharedResources):
+    """The direct SIP trunk edge (config `sip:`), same pipeline as Twilio calls."""
+    from voice_agent.telephony.sip.endpoint import SipEndpoint
+
+    endpoint = SipEndpoint(res)
+    await endpoint.start()
+    return endpoint
+
+
 def create_app(
     settings: Settings, resources: SharedResources | None = None, bus: EventBus | None = None
 ) -> FastAPI:
@@ -46,9 +55,13 @@ def create_app(
         logger.info(f"voice agent ready on {settings.server.media_path}")
         if warning := startup_warning(settings):
             logger.warning(warning)
+        sip = await start_sip_endpoint(res) if settings.sip.enabled else None
+        app.state.sip = sip
         try:
             yield
         finally:
+            if sip is not None:
+                await sip.stop()
             await asyncio.to_thread(res.stop_precache)
             await control.close()
             await tokens.close()

@@ -35,6 +35,7 @@ def serve(
     public_url: str = typer.Option(None, help="public https URL Twilio reaches us at "
                                    "(or VOICE_AGENT_PUBLIC_URL)"),
     config: Path = ConfigOpt,
+    sip: bool = typer.Option(False, "--sip", help="also answer a SIP trunk (config `sip:`)"),
     insecure_dev: bool = typer.Option(False, "--insecure-dev", help="accept UNSIGNED Twilio "
                                       "webhooks (local tests only; warns on every request)"),
 ) -> None:
@@ -48,6 +49,8 @@ def serve(
     for key, value in (("host", host), ("port", port), ("public_url", public_url)):
         if value is not None:
             overrides["server"][key] = value
+    if sip:
+        overrides["sip"] = {"enabled": True}
     if insecure_dev:
         overrides["twilio"] = {"validate_signatures": False}
     settings = load_settings(config, overrides)
@@ -56,6 +59,8 @@ def serve(
 
     install_log_redaction()  # no card, phone number or e-mail address in the server's log
     s = settings.server
+    if settings.sip.enabled:
+        console.print(f"SIP trunk endpoint on udp:{settings.sip.host}:{settings.sip.port}")
     console.print(f"[bold]voice agent[/] on http://{s.host}:{s.port}  (Twilio voice webhook: "
                   f"{s.public_url or 'http://<this host>'}/twiml)")
     uvicorn.Server(uvicorn_config(create_app(settings), s.host, s.port)).run()

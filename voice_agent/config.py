@@ -159,6 +159,20 @@ class BusSettings(BaseModel):
     queue_size: int = 10_000  # events waiting to go to Redis; beyond: dropped with a warning
 
 
+class SipSettings(BaseModel):
+    """The direct SIP trunk endpoint (UDP): off unless enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # bind address for SIP and RTP
+    port: int = 5060
+    advertise_ip: str | None = None  # address put in Contact/SDP; None: host (or the route's)
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    allowed_addresses: list[str] = ["127.0.0.1"]  # trunk IPs or CIDR networks; others get 403
+    max_calls: int = 10  # concurrent SIP calls; more INVITEs get 486 Busy Here
+    refer: bool = True  # transfer with REFER (when the trunk's Allow lists it) to transfer.sip_uri
+
+
 class Settings(BaseModel):
     company: str = "Northwind Store"
     languages: LanguageSettings = LanguageSettings()
@@ -175,6 +189,7 @@ class Settings(BaseModel):
     bus: BusSettings = BusSettings()
     operator: OperatorSettings = OperatorSettings()
     transfer: TransferSettings = TransferSettings()
+    sip: SipSettings = SipSettings()
 
     def resolve(self, path: Path) -> Path:
         """Relative paths in config are relative to the repository root, not the cwd."""
