@@ -346,3 +346,14 @@ async def test_a_real_call_is_recorded_by_the_server(fresh_resources, tmp_path):
     [turn] = [t for t in detail.turns if t.transcript]  # turn 0 may hold the greeting played
     assert "1001" in turn.transcript and turn.intent == "order_status"
     assert turn.reply_text and turn.latency_total_s and turn.latency_total_s > 0
+
+
+def test_the_tables_match_the_migration(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from voice_agent.store.models import Base
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []  # a model change needs a new revision in store/migrations/versions/
