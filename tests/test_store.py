@@ -357,3 +357,23 @@ def test_the_tables_match_the_migration(store):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []  # a model change needs a new revision in store/migrations/versions/
+
+
+async def test_the_server_takes_calls_without_records_when_the_database_is_down(tmp_path):
+    from voice_agent.config import load_settings
+    from voice_agent.store.service import CallRecords
+
+    down = load_settings(env={}, overrides={"storage": {
+        "url": "postgresql+psycopg://u@127.0.0.1:9/x"}})
+    assert await CallRecords.start(down, EventBus()) is None  # logged; calls go on
+    off = load_settings(env={}, overrides={"storage": {"enabled": False}})
+    assert await CallRecords.start(off, EventBus()) is None
+
+    bus = EventBus()
+    ok = load_settings(env={}, overrides={"storage": {"url": f"sqlite:///{tmp_path / 'r.db'}"}})
+    records = await CallRecords.start(ok, bus)
+    play_call(bus, "call-b1")
+    await records.stop()  # writes what is queued first
+    store = CallStore.open(ok.storage)
+    assert store.get_call("call-b1").status == "ended"
+    store.dispose()
