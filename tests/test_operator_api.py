@@ -34,7 +34,7 @@ from voice_agent.operator.auth import COOKIE, hash_password
 from voice_agent.server import free_port
 
 
-def light_resources(settings):
+def light_resources(settings, bus: EventBus | None = None):
     """The process-wide resources with nothing loaded: these tests publish events themselves."""
     from voice_agent.kb import configured_knowledge_base
     from voice_agent.models import ModelRegistry
@@ -44,7 +44,7 @@ def light_resources(settings):
 
     registry = ModelRegistry(settings)
     kb = configured_knowledge_base(settings)
-    return SharedResources(settings=settings, bus=EventBus(), registry=registry, kb=kb,
+    return SharedResources(settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
                            understander=BaselineUnderstander(kb),
                            synthesizer=Synthesizer(settings.tts, registry))
 
@@ -355,7 +355,9 @@ def media_url(base: str) -> str:
 
 
 @pytest.mark.slow
-async def test_operator_hangs_up_and_takes_over_live_calls(fresh_resources):
+async def test_operator_on_any_worker_takes_over_and_hangs_up_a_live_call(fresh_resources):
+    """Two workers on one bus: B runs the call, A only serves the operator page (as with the
+    Redis bus); both actions reach the call through the bus."""
     from voice_agent.server import running_server
     from voice_agent.telephony.sim_client import SimulatedCall
 
@@ -364,22 +366,25 @@ async def test_operator_hangs_up_and_takes_over_live_calls(fresh_resources):
     res = fresh_resources
     s = operator_settings(res.settings)
     events = EventRecorder(res.bus)
-    async with running_server(s, res) as (base, _), operator_logged_in(base) as op:
+    async with running_server(s, res) as (base, _), operator_logged_in(base) as op_b, \
+            operator_server(s, light_resources(s, bus=res.bus)) as (page_a, _), \
+            operator_logged_in(page_a) as op_a:
         async with SimulatedCall(media_url(base), {"from": "+15550001111"},
                                  auth_token=TEST_AUTH_TOKEN) as call:
             started = await events.wait_for(CallStarted, timeout=10)
             call_id = started[0].call_id
             await call.send_silence(0.5)
-            listed = (await op.get("/operator/api/calls")).json()
-            assert [(c["call_id"], c["status"]) for c in listed] == [(call_id, "live")]
+            for op in (op_a, op_b):
+                listed = (await op.get("/operator/api/calls")).json()
+                assert [(c["call_id"], c["status"]) for c in listed] == [(call_id, "live")]
 
-            r = await op.post(f"/operator/api/calls/{call_id}/takeover")
-            assert r.status_code == 200
+            r = await op_b.post(f"/operator/api/calls/{call_id}/takeover")
+            assert r.status_code == 202
             transfer = await events.wait_for(TransferRequested, call_id, timeout=5)
             assert transfer[0].reason == "operator_takeover"
 
-            r = await op.post(f"/operator/api/calls/{call_id}/hangup")
-            assert r.status_code == 200
+            r = await op_a.post(f"/operator/api/calls/{call_id}/hangup")  # from worker A
+            assert r.status_code == 202
             ended = await events.wait_for(CallEnded, call_id, timeout=10)
             assert ended[0].reason == "operator_hangup"
             for _ in range(100):
@@ -388,8 +393,9 @@ async def test_operator_hangs_up_and_takes_over_live_calls(fresh_resources):
                 await call.send_silence(0.05)
             assert call.closed  # the caller's line is closed
             assert call_id not in res.live_calls
-            r = await op.post(f"/operator/api/calls/{call_id}/hangup")
-            assert r.status_code == 404
+            for op in (op_a, op_b):
+                r = await op.post(f"/operator/api/calls/{call_id}/hangup")
+                assert r.status_code == 404
 
 
 @pytest.mark.slow

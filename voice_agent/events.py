@@ -148,6 +148,14 @@ class CallTransferred(CallEvent):
     reply_played: bool  # False: ReplyPlayed never came, redirected after the timeout
 
 
+class HangupRequested(CallEvent):
+    """An operator asked to end the call; the worker running it ends it (reason
+    `operator_hangup`), whichever worker served the operator page."""
+
+    type: Literal["hangup_requested"] = "hangup_requested"
+    operator: str
+
+
 class CallError(CallEvent):
     type: Literal["error"] = "error"
     message: str
@@ -157,7 +165,7 @@ class CallError(CallEvent):
 AnyEvent = Annotated[
     CallStarted | CallEnded | CallerTurn | IntentDetected | BotReply | TurnLatency
     | TransferRequested | ReplyPlayed | BargeIn | FalseInterruption | DtmfPressed
-    | LanguageSwitched | CallStatus | CallError | CallTransferred,
+    | LanguageSwitched | CallStatus | CallError | CallTransferred | HangupRequested,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)

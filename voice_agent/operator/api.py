@@ -19,8 +19,9 @@ from loguru import logger
 from pydantic import BaseModel
 
 from voice_agent.config import Settings
-from voice_agent.events import TransferRequested
+from voice_agent.events import HangupRequested, TransferRequested
 from voice_agent.kb import INTENTS
+from voice_agent.operator.actions import HangupHandler
 from voice_agent.operator.auth import (
     COOKIE,
     COOKIE_PATH,
@@ -86,11 +87,13 @@ def operator_router(settings: Settings) -> APIRouter:
         res = app.state.resources
         res.listen.queue_frames = settings.operator.listen_queue_frames
         await live.start(res.bus)
+        hangups = HangupHandler(res.bus, res.live_calls).start()
         if app.state.operator_auth.closed:
             logger.info("operator page closed: no operator.users configured")
         try:
             yield
         finally:
+            await hangups.stop()
             await live.stop()
 
     router = APIRouter(prefix="/operator", lifespan=lifespan)
@@ -169,24 +172,28 @@ def operator_router(settings: Settings) -> APIRouter:
         return list(INTENTS)
 
     # -- actions --------------------------------------------------------------------------
-    @router.post("/api/calls/{call_id}/hangup")
-    async def hang_up(call_id: str, request: Request, user: str = op) -> dict:
-        entry = _resources(request).live_calls.get(call_id)
-        if entry is None:
+    def live_call_or_404(request: Request, call_id: str) -> None:
+        """Running here, or (Redis bus) on another worker as the live list says."""
+        listed = _live(request).calls.get(call_id)
+        if call_id not in _resources(request).live_calls and (
+            listed is None or listed.status != "live"
+        ):
             raise HTTPException(404, f"no live call {call_id}")
-        task, state = entry
-        state.end_reason = "operator_hangup"
-        logger.info(f"{call_id}: hung up by operator {user!r}")
-        await task.cancel()
-        return {"call_id": call_id, "ended": True}
 
-    @router.post("/api/calls/{call_id}/takeover")
+    # Both go over the bus: the worker that runs the call acts (202: the call's own events
+    # say when it is done: call_ended, call_transferred).
+    @router.post("/api/calls/{call_id}/hangup", status_code=202)
+    async def hang_up(call_id: str, request: Request, user: str = op) -> dict:
+        live_call_or_404(request, call_id)
+        _resources(request).bus.publish(HangupRequested(call_id=call_id, operator=user))
+        return {"call_id": call_id, "hangup_requested": True}
+
+    @router.post("/api/calls/{call_id}/takeover", status_code=202)
     async def take_over(call_id: str, request: Request, user: str = op) -> dict:
-        res = _resources(request)
-        if call_id not in res.live_calls:
-            raise HTTPException(404, f"no live call {call_id}")
+        live_call_or_404(request, call_id)
         logger.info(f"{call_id}: operator {user!r} takes over")
-        res.bus.publish(TransferRequested(call_id=call_id, reason="operator_takeover"))
+        _resources(request).bus.publish(
+            TransferRequested(call_id=call_id, reason="operator_takeover"))
         return {"call_id": call_id, "transfer_requested": True}
 
     @router.post("/api/calls/{call_id}/turns/{turn}/intent")

@@ -200,7 +200,8 @@ function renderCall() {
 function lineNode(callId, line) {
   const who = line.speaker === "caller" ? "Caller" : "Agent";
   const li = el("li", { className: line.speaker, dataset: { turn: line.turn, speaker: line.speaker } },
-    el("span", { className: "who", textContent: `${who} · turn ${line.turn} · ${line.language}` }),
+    el("span", { className: "who",
+                 textContent: [who, `turn ${line.turn}`, line.language].filter(Boolean).join(" · ") }),
     el("span", { className: "text", textContent: line.text }));
   if (line.speaker === "caller") li.append(intentFixer(callId, line));
   return li;
