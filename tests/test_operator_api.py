@@ -176,6 +176,33 @@ async def test_operator_logs_in_works_and_logs_out_and_the_old_cookie_is_dead(se
             assert (await copied.get("/operator/api/me")).status_code == 401
 
 
+async def test_password_guessing_locks_the_address_out(settings):
+    s = operator_settings(settings, login_max_failures=3, login_lockout_s=60)
+    async with operator_server(s) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            for guess in ("a", "b", "c"):
+                assert (await log_in(client, password=guess)).status_code == 401
+            locked = await log_in(client)  # even the right password, for now
+            assert locked.status_code == 429 and "Too many failed logins" in locked.text
+            assert (await client.get("/operator/api/me")).status_code == 401
+
+
+async def test_a_lockout_ends_when_its_window_has_passed_and_a_login_clears_it():
+    from voice_agent.operator.auth import LoginThrottle
+
+    throttle = LoginThrottle(max_failures=2, window_s=0.3)
+    throttle.failed("10.0.0.1")
+    assert throttle.locked_for("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    assert 0 < throttle.locked_for("10.0.0.1") <= 0.3 and throttle.locked_for("10.0.0.2") == 0
+    await asyncio.sleep(0.35)
+    assert throttle.locked_for("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    throttle.succeeded("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    assert throttle.locked_for("10.0.0.1") == 0
+
+
 async def test_another_sites_page_cannot_use_the_operators_session(settings):
     async with operator_server(operator_settings(settings)) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
@@ -218,6 +245,12 @@ async def test_live_list_and_websocket_follow_the_calls_events(settings):
                 for event in sent:
                     got = json.loads(await asyncio.wait_for(ws.recv(), 5))
                     assert got == event.model_dump(mode="json")
+                # what callers say reaches the page redacted, as in the call records
+                res.bus.publish(CallerTurn(
+                    call_id="call-a", turn=2, transcript="my card is 4111 1111 1111 1111",
+                    language="en", language_probability=0.9, audio_s=3, stt_s=0.4))
+                got = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert got["transcript"] == "my card is [card]"
 
             calls = (await client.get("/operator/api/calls")).json()
             assert len(calls) == 1
@@ -229,13 +262,14 @@ async def test_live_list_and_websocket_follow_the_calls_events(settings):
             assert [(x["speaker"], x["text"], x["intent"]) for x in detail["lines"]] == [
                 ("caller", "Where is my order 1001?", "order_status"),
                 ("bot", "Order 1001 is on its way.", None),
+                ("caller", "my card is [card]", None),
             ]
 
             # a page that opens mid-call gets the transcript so far in its snapshot
             async with websockets.connect(ws_base(base) + "/operator/ws",
                                           additional_headers=headers) as late:
                 snapshot = json.loads(await asyncio.wait_for(late.recv(), 5))
-                assert [len(c["lines"]) for c in snapshot["calls"]] == [2]
+                assert [len(c["lines"]) for c in snapshot["calls"]] == [3]
                 res.bus.publish(CallEnded(call_id="call-a", reason="caller_hangup",
                                           duration_s=12.5))
                 ended = json.loads(await asyncio.wait_for(late.recv(), 5))

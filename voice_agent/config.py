@@ -137,6 +137,8 @@ class OperatorSettings(BaseModel):
     session_max_age_s: int = 12 * 3600
     listen_queue_frames: int = 50  # per listener and side (20 ms frames); beyond: dropped
     ended_calls_shown: int = 20  # recently ended calls kept in the live list
+    login_max_failures: int = 5  # failed logins from one address within login_lockout_s …
+    login_lockout_s: float = 300  # … lock that address out until the window has passed
 
 
 class StorageSettings(BaseModel):

@@ -113,10 +113,18 @@ def operator_router(settings: Settings) -> APIRouter:
         name, password = str(form.get("username", "")), str(form.get("password", ""))
         if auth.closed:
             return _login_page("No operator accounts are configured on this server.", 401)
+        client = request.client.host if request.client else "unknown"
+        wait_s = auth.throttle.locked_for(client)
+        if wait_s > 0:
+            logger.warning(f"operator login from {client} refused: too many failures")
+            return _login_page(f"Too many failed logins: try again in {wait_s / 60:.0f} "
+                               "min.", 429)
         ok = await asyncio.to_thread(auth.check_password, name, password)  # argon2: ~50 ms
         if not ok:
-            logger.warning(f"operator login failed for {name!r}")
+            auth.throttle.failed(client)
+            logger.warning(f"operator login failed for {name!r} from {client}")
             return _login_page("Wrong name or password.", 401)
+        auth.throttle.succeeded(client)
         response = RedirectResponse("/operator/", status_code=303)
         response.set_cookie(
             COOKIE, auth.session_cookie(name), max_age=auth.max_age_s, path=COOKIE_PATH,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import deque
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
@@ -43,6 +44,7 @@ class OperatorAuth:
         secret = settings.session_secret or secrets.token_hex(32)
         self._signer = URLSafeTimedSerializer(secret, salt="voice-agent-operator-session")
         self._revoked: dict[str, float] = {}  # session id → when its cookie expires anyway
+        self.throttle = LoginThrottle(settings.login_max_failures, settings.login_lockout_s)
 
     @property
     def closed(self) -> bool:
@@ -83,6 +85,41 @@ class OperatorAuth:
         self._revoked = {sid: t for sid, t in self._revoked.items() if t > now}
         if session:
             self._revoked[session["sid"]] = now + self.max_age_s
+
+
+class LoginThrottle:
+    """Failed logins per client address: `max_failures` within `window_s` lock it out until
+    the oldest of them is `window_s` old. Password guessing stays slow; argon2's CPU is only
+    spent on addresses that are not locked out."""
+
+    def __init__(self, max_failures: int, window_s: float) -> None:
+        self.max_failures, self.window_s = max_failures, window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.get(key, deque())
+        while times and now - times[0] >= self.window_s:
+            times.popleft()
+        return times
+
+    def locked_for(self, key: str) -> float:
+        """Seconds until this address may try again (0: it may)."""
+        now = time.monotonic()
+        times = self._recent(key, now)
+        if len(times) < self.max_failures:
+            return 0.0
+        return self.window_s - (now - times[0])
+
+    def failed(self, key: str) -> None:
+        now = time.monotonic()
+        if len(self._failures) > 10_000:  # many addresses: forget the quiet ones
+            self._failures = {k: t for k, t in self._failures.items() if self._recent(k, now)}
+        times = self._recent(key, now)
+        times.append(now)
+        self._failures[key] = times
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
 
 
 def _auth(conn: HTTPConnection) -> OperatorAuth:

@@ -4,6 +4,9 @@ One consumer task reads the bus and keeps, per call, what the page shows (caller
 current intent, sentiment, last latency, the transcript so far), then hands each event to every
 connected page through its own bounded queue. A page that falls behind is told to reload its
 snapshot (a `resync` message) instead of slowing the bus or the calls.
+
+What callers say reaches the page as the call records keep it: card numbers, phone numbers and
+e-mail addresses redacted (`voice_agent.redaction`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,20 @@ from voice_agent.events import (
     TransferRequested,
     TurnLatency,
 )
+from voice_agent.redaction import redact
 
+FREE_TEXT = ("transcript", "text", "heard_text", "message")  # fields a caller's words reach
 MAX_LINES = 200  # transcript lines kept per live call (older ones are in the call records)
 SUBSCRIBER_QUEUE = 1000
+
+
+def page_message(event: CallEvent) -> dict[str, Any]:
+    """The event as the page gets it: `model_dump`, free text redacted."""
+    data = event.model_dump(mode="json")
+    for key in FREE_TEXT:
+        if isinstance(data.get(key), str):
+            data[key] = redact(data[key])
+    return data
 
 
 @dataclass
@@ -107,7 +121,7 @@ class LiveCalls:
             except Exception as e:  # one odd event must not stop the page for every call
                 logger.exception(f"operator live list: {event.type}: {e}")
                 continue
-            self._fan_out(event.model_dump(mode="json"))
+            self._fan_out(page_message(event))
 
     def apply(self, event: CallEvent) -> None:
         """Update the call's row and transcript from one event."""
@@ -124,7 +138,7 @@ class LiveCalls:
             call.turns = max(call.turns, event.turn)
             call.language = event.language
             self._add_line(call, TranscriptLine(
-                event.turn, "caller", event.transcript, event.language, event.wall_time))
+                event.turn, "caller", redact(event.transcript), event.language, event.wall_time))
         elif isinstance(event, IntentDetected):
             call.intent, call.intent_confidence = event.intent, event.confidence
             call.sentiment = event.sentiment or call.sentiment
@@ -134,7 +148,7 @@ class LiveCalls:
                     break
         elif isinstance(event, BotReply):
             self._add_line(call, TranscriptLine(
-                event.turn, "bot", event.text, event.language, event.wall_time))
+                event.turn, "bot", redact(event.text), event.language, event.wall_time))
         elif isinstance(event, TurnLatency):
             call.last_latency_s = event.total_s
         elif isinstance(event, LanguageSwitched):
