@@ -89,20 +89,30 @@ class Earpiece(asyncio.DatagramProtocol):
         return ear, transport, transport.get_extra_info("sockname")[1]
 
 
-def raw_invite(
-    call_id: str, src: tuple[str, int], codecs: str = "0 101", rtp_port: int = 40000,
-    rtpmap: str = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+def raw_request(
+    method: str, call_id: str, src: tuple[str, int], cseq: int = 1, body: str = "",
+    from_tag: str | None = None, to_tag: str | None = None,
 ) -> bytes:
-    body = (f"v=0\r\no=- 1 1 IN IP4 {src[0]}\r\ns=-\r\nc=IN IP4 {src[0]}\r\nt=0 0\r\n"
-            f"m=audio {rtp_port} RTP/AVP {codecs}\r\n{rtpmap}")
+    to = "<sip:agent@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
+    content = "Content-Type: application/sdp\r\n" if body else ""
     return (
-        f"INVITE sip:agent@127.0.0.1 SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {src[0]}:{src[1]};branch=z9hG4bK-{call_id}\r\n"
-        f"From: <sip:+15550002222@{src[0]}>;tag=t-{call_id}\r\nTo: <sip:agent@127.0.0.1>\r\n"
-        f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{src[0]}:{src[1]}>\r\n"
-        f"Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
+        f"{method} sip:agent@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {src[0]}:{src[1]};branch=z9hG4bK-{call_id}-{cseq}\r\n"
+        f"From: <sip:+15550002222@{src[0]}>;tag={from_tag or 't-' + call_id}\r\nTo: {to}\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+        f"Contact: <sip:caller@{src[0]}:{src[1]}>\r\nMax-Forwards: 70\r\n{content}"
         f"Content-Length: {len(body)}\r\n\r\n{body}"
     ).encode()
+
+
+def raw_invite(
+    call_id: str, src: tuple[str, int], codecs: str = "0 101", rtp_port: int = 40000,
+    rtpmap: str = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n", **kw,
+) -> bytes:
+    """An INVITE written by hand (`cseq`, `from_tag`, `to_tag` make it a re-INVITE)."""
+    body = (f"v=0\r\no=- 1 1 IN IP4 {src[0]}\r\ns=-\r\nc=IN IP4 {src[0]}\r\nt=0 0\r\n"
+            f"m=audio {rtp_port} RTP/AVP {codecs}\r\n{rtpmap}")
+    return raw_request("INVITE", call_id, src, body=body, **kw)
 
 
 class RawPeer:
@@ -113,6 +123,7 @@ class RawPeer:
         self.sock.bind((host, 0))
         self.sock.setblocking(False)
         self.addr = self.sock.getsockname()
+        self.last_reply = b""
 
     async def ask(self, data: bytes, to: tuple[str, int], wait_s: float = 2.0) -> list[int]:
         """Send one datagram; every status code answered within `wait_s` (final ones end it)."""
@@ -126,6 +137,7 @@ class RawPeer:
                     loop.sock_recv(self.sock, 65535), deadline - loop.time())
             except TimeoutError:
                 break
+            self.last_reply = reply
             codes.append(int(reply.split(b" ", 2)[1]))
             if codes[-1] >= 200:
                 break

@@ -8,7 +8,15 @@ import asyncio
 import os
 
 import pytest
-from sip_tools import Earpiece, RawPeer, raw_invite, run_sipp, sip_resources, write_ulaw
+from sip_tools import (
+    Earpiece,
+    RawPeer,
+    raw_invite,
+    raw_request,
+    run_sipp,
+    sip_resources,
+    write_ulaw,
+)
 
 from voice_agent.audio import is_silent, ulaw_decode
 from voice_agent.events import (
@@ -119,6 +127,21 @@ async def test_bad_input_is_refused_while_a_call_goes_on(fresh_resources, tmp_pa
             assert live.media.stats.ignored_address >= 50
             assert live.media.stats.ignored_payload >= 50
             assert live.media.stats.dtmf == 1
+
+            # mid-call: a BYE for another dialog is refused, a re-INVITE without PCMU too
+            ids = live.ids
+            dialog = dict(from_tag=ids.remote_tag, to_tag=ids.local_tag)
+            forged = raw_request("BYE", ids.call_id, trunk.addr, 7, from_tag="x", to_tag="y")
+            assert await trunk.ask(forged, agent) == [481]
+            pcma_only = raw_invite(ids.call_id, trunk.addr, codecs="8", cseq=8,
+                                   rtpmap="a=rtpmap:8 PCMA/8000\r\n", **dialog)
+            assert await trunk.ask(pcma_only, agent) == [488]
+            # a re-INVITE (same media, as after an SBC failover) is answered with our SDP, v2
+            again = raw_invite(ids.call_id, trunk.addr, rtp_port=ear_port, cseq=9, **dialog)
+            assert await trunk.ask(again, agent) == [200]
+            assert b"o=voice_agent " in trunk.last_reply and b" 2 IN IP4" in trunk.last_reply
+            await trunk.ask(raw_request("ACK", ids.call_id, trunk.addr, 9, **dialog), agent, 0.1)
+            assert live.media.remote == ("127.0.0.1", ear_port) and not live.ended.is_set()
 
             sipp = await call
             assert sipp.rc == 0, sipp.output

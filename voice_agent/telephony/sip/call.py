@@ -22,7 +22,7 @@ from voice_agent.telephony.sip.message import (
     response,
     uri_user,
 )
-from voice_agent.telephony.sip.sdp import SdpOffer, build_answer
+from voice_agent.telephony.sip.sdp import SdpError, SdpOffer, build_answer, parse_offer
 from voice_agent.telephony.sip.transport import RtpMedia, SipTransport
 
 T1 = 0.5  # RFC 3261 round-trip estimate; retransmit at T1, 2·T1, … up to 64·T1
@@ -87,7 +87,7 @@ class SipCall:
         ok = self._ok_with_sdp(self.invite)
         self.final_response = ok
         self._send(ok, self.source)
-        self._spawn(self._retransmit_until_ack(ok))
+        self._spawn(self._retransmit_until_ack(ok, self.source))
 
     def _ok_with_sdp(self, request: SipMessage) -> bytes:
         body = build_answer(self.local[0], self.media.local_port, self.offer,
@@ -98,7 +98,7 @@ class SipCall:
             ("content-type", "application/sdp"),
         ], body=body).encode()
 
-    async def _retransmit_until_ack(self, ok: bytes) -> None:
+    async def _retransmit_until_ack(self, ok: bytes, addr: tuple[str, int]) -> None:
         delay = T1
         for _ in range(7):  # 0.5 + 1 + 2 + 4 + 4 … ≈ 32 s (64·T1)
             try:
@@ -107,7 +107,7 @@ class SipCall:
             except TimeoutError:
                 if self.ended.is_set():
                     return
-                self._send(ok, self.source)
+                self._send(ok, addr)
                 delay = min(delay * 2, 4.0)
         logger.warning(f"{self.state.call_id}: no ACK for our 200 OK; hanging up")
         self.state.end_reason = "no_ack"
@@ -138,46 +138,45 @@ class SipCall:
 
     # ---- requests and responses from the trunk ---------------------------------------------
 
-    async def on_request(self, msg: SipMessage) -> None:
+    async def on_request(self, msg: SipMessage, addr: tuple[str, int]) -> None:
+        """A request in this dialog; answered where it came from (RFC 3261 §18.2.2)."""
         method = msg.method
         if method == "INVITE":  # re-INVITE: new media address (hold, SBC failover)
-            await self._reinvite(msg)
+            await self._reinvite(msg, addr)
         elif method == "ACK":
             self.acked.set()
         elif method == "BYE":
-            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), self.source)
+            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), addr)
             await self.hang_up("caller", "caller_hangup")
         elif method == "CANCEL":  # we answer at once, so a CANCEL always comes too late
-            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), self.source)
+            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), addr)
         elif method == "NOTIFY":  # progress of our REFER (RFC 3515 sipfrag)
-            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), self.source)
+            self._send(response(msg, 200, to_tag=self.ids.local_tag).encode(), addr)
             if msg.body.startswith(b"SIP/2.0 2"):
                 await self.hang_up("agent", "transferred")
         elif method == "OPTIONS":
             self._send(response(msg, 200, to_tag=self.ids.local_tag,
-                                headers=[("allow", ALLOW)]).encode(), self.source)
+                                headers=[("allow", ALLOW)]).encode(), addr)
         else:
             self._send(response(msg, 405, to_tag=self.ids.local_tag,
-                                headers=[("allow", ALLOW)]).encode(), self.source)
+                                headers=[("allow", ALLOW)]).encode(), addr)
 
-    async def _reinvite(self, msg: SipMessage) -> None:
-        from voice_agent.telephony.sip.sdp import SdpError, parse_offer
-
+    async def _reinvite(self, msg: SipMessage, addr: tuple[str, int]) -> None:
         if msg.body:
             try:
                 offer = parse_offer(msg.body)
             except SdpError:
                 offer = None
             if offer is None or offer.pcmu_pt is None:
-                self._send(response(msg, 488, to_tag=self.ids.local_tag).encode(), self.source)
+                self._send(response(msg, 488, to_tag=self.ids.local_tag).encode(), addr)
                 return
             self.offer = offer
             self.media.remote = (offer.address, offer.port)
             self.sdp_version += 1
         self.acked.clear()
         ok = self._ok_with_sdp(msg)
-        self._send(ok, self.source)
-        self._spawn(self._retransmit_until_ack(ok))
+        self._send(ok, addr)
+        self._spawn(self._retransmit_until_ack(ok, addr))
 
     def on_response(self, msg: SipMessage) -> None:
         future = self._pending.get(msg.cseq)

@@ -114,7 +114,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 if call.final_response:
                     self.send(call.final_response, addr)
                 return
-            self._spawn(call.on_request(msg))
+            if msg.method != "CANCEL" and msg.to_tag != call.ids.local_tag:
+                if msg.method != "ACK":  # not this dialog (a stale or forged request)
+                    self._reject(msg, addr, 481)
+                return
+            self._spawn(call.on_request(msg, addr))
         elif msg.method == "INVITE" and msg.to_tag is None:
             self._invite(msg, addr)
         elif msg.method == "OPTIONS":
