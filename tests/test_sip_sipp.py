@@ -189,3 +189,25 @@ async def test_transfer_sends_refer_to_the_configured_target(fresh_resources, tm
     assert events.of(CallStatus, call_id)[0].hung_up_by == "agent"
     greeting_s = len(res.greeting_audio("en")) / 2 / 8000
     assert ear.seconds > greeting_s + 1.0  # the hand-over sentence was heard before the REFER
+
+
+async def test_goodbye_ends_the_call_with_the_agents_bye(fresh_resources, tmp_path):
+    res = sip_resources(fresh_resources)
+    events = EventRecorder(res.bus)
+    ear, ear_transport, ear_port = await Earpiece.open()
+    try:
+        async with running_server(res.settings, res):
+            sipp = await run_sipp(
+                "uac_goodbye", res.settings.sip.port, tmp_path,
+                "-key", "earpiece_port", str(ear_port),
+                *call_plan(res, tmp_path, "en_goodbye", answer_s=0),
+            )
+            assert sipp.rc == 0, sipp.output  # the agent's BYE came and was answered
+            ended = await events.wait_for(CallEnded, timeout=10)
+    finally:
+        ear_transport.close()
+    call_id = ended[0].call_id
+    assert ended[0].reason == "agent_goodbye"
+    assert events.of(CallStatus, call_id)[0].hung_up_by == "agent"
+    greeting_s = len(res.greeting_audio("en")) / 2 / 8000
+    assert ear.seconds > greeting_s + 0.5  # the farewell was played before the BYE
