@@ -61,6 +61,27 @@ class VADSettings(BaseModel):
     min_volume: float = 0.0
 
 
+class BargeInSettings(BaseModel):
+    """When the caller may interrupt the bot, and how an interruption is told from noise."""
+
+    enabled: bool = True
+    confirm_secs: float = 0.8  # caller speech this long over the bot → clear + cancel at once
+    resume_after_secs: float = 0.25  # a shorter sound, then this much quiet → the answer goes on
+    resolve_timeout_secs: float = 3.0  # a paused answer with no verdict by then resumes
+    playout_lead_secs: float = 0.08  # bot audio handed to the transport ahead of real time
+    echo_correlation: float = 0.5  # inbound vs recent bot audio above this → own echo
+    echo_max_delay_secs: float = 0.8  # longest echo path (transport + network + handset)
+    echo_window_secs: float = 0.3  # inbound audio compared with the bot's
+    backchannels: dict[str, list[str]] = {}  # per language: words that never interrupt
+    min_words: int = 2  # a short sound over the bot interrupts with this many words…
+    stop_words: dict[str, list[str]] = {}  # …or one of these
+
+
+class DtmfSettings(BaseModel):
+    # digit → action: operator | repeat | goodbye | language:<code>
+    actions: dict[str, str] = {"0": "operator", "2": "language:es", "9": "repeat"}
+
+
 class VoiceSettings(BaseModel):
     engine: Literal["piper", "espeak", "coqui"]
     voice: str  # piper: registry name; espeak: espeak-ng voice; coqui: local model folder
@@ -118,6 +139,18 @@ class TwilioSettings(BaseModel):
         return bool(self.account_sid and self.auth_token)
 
 
+class OperatorSettings(BaseModel):
+    """The operator page. No users: the page is closed (every login refused)."""
+
+    users: dict[str, str] = {}  # name → argon2 hash, made with `voice-agent operator-hash`
+    session_secret: str | None = None  # signs session cookies; None: random per process
+    session_max_age_s: int = 12 * 3600
+    listen_queue_frames: int = 50  # per listener and side (20 ms frames); beyond: dropped
+    ended_calls_shown: int = 20  # recently ended calls kept in the live list
+    login_max_failures: int = 5  # failed logins from one address within login_lockout_s …
+    login_lockout_s: float = 300  # … lock that address out until the window has passed
+
+
 class TransferSettings(BaseModel):
     """Where a hand-over to a human goes (Twilio `<Dial>`): a number or a SIP URI."""
 
@@ -129,16 +162,18 @@ class TransferSettings(BaseModel):
     _phone = field_validator("operator_number", mode="before")(lambda v: _phone_number(v))
 
 
-class OperatorSettings(BaseModel):
-    """The operator page. No users: the page is closed (every login refused)."""
+class SipSettings(BaseModel):
+    """The direct SIP trunk endpoint (UDP): off unless enabled."""
 
-    users: dict[str, str] = {}  # name → argon2 hash, made with `voice-agent operator-hash`
-    session_secret: str | None = None  # signs session cookies; None: random per process
-    session_max_age_s: int = 12 * 3600
-    listen_queue_frames: int = 50  # per listener and side (20 ms frames); beyond: dropped
-    ended_calls_shown: int = 20  # recently ended calls kept in the live list
-    login_max_failures: int = 5  # failed logins from one address within login_lockout_s …
-    login_lockout_s: float = 300  # … lock that address out until the window has passed
+    enabled: bool = False
+    host: str = "127.0.0.1"  # bind address for SIP and RTP
+    port: int = 5060
+    advertise_ip: str | None = None  # address put in Contact/SDP; None: host (or the route's)
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    allowed_addresses: list[str] = ["127.0.0.1"]  # trunk IPs or CIDR networks; others get 403
+    max_calls: int = 10  # concurrent SIP calls; more INVITEs get 486 Busy Here
+    refer: bool = True  # transfer with REFER (when the trunk's Allow lists it) to transfer.sip_uri
 
 
 class StorageSettings(BaseModel):
@@ -161,20 +196,6 @@ class BusSettings(BaseModel):
     queue_size: int = 10_000  # events waiting to go to Redis; beyond: dropped with a warning
 
 
-class SipSettings(BaseModel):
-    """The direct SIP trunk endpoint (UDP): off unless enabled."""
-
-    enabled: bool = False
-    host: str = "127.0.0.1"  # bind address for SIP and RTP
-    port: int = 5060
-    advertise_ip: str | None = None  # address put in Contact/SDP; None: host (or the route's)
-    rtp_port_min: int = 20000
-    rtp_port_max: int = 20999
-    allowed_addresses: list[str] = ["127.0.0.1"]  # trunk IPs or CIDR networks; others get 403
-    max_calls: int = 10  # concurrent SIP calls; more INVITEs get 486 Busy Here
-    refer: bool = True  # transfer with REFER (when the trunk's Allow lists it) to transfer.sip_uri
-
-
 class Settings(BaseModel):
     company: str = "Northwind Store"
     languages: LanguageSettings = LanguageSettings()
@@ -182,6 +203,8 @@ class Settings(BaseModel):
     vad: VADSettings = VADSettings()
     tts: TTSSettings = TTSSettings()
     dialogue: DialogueSettings = DialogueSettings()
+    bargein: BargeInSettings = BargeInSettings()
+    dtmf: DtmfSettings = DtmfSettings()
     knowledge_base_dir: Path = Path("config/kb")
     orders_file: Path = Path("config/orders.yaml")
     orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
@@ -189,9 +212,9 @@ class Settings(BaseModel):
     twilio: TwilioSettings = TwilioSettings()
     storage: StorageSettings = StorageSettings()
     bus: BusSettings = BusSettings()
-    operator: OperatorSettings = OperatorSettings()
     transfer: TransferSettings = TransferSettings()
     sip: SipSettings = SipSettings()
+    operator: OperatorSettings = OperatorSettings()
 
     def resolve(self, path: Path) -> Path:
         """Relative paths in config are relative to the repository root, not the cwd."""

@@ -108,11 +108,13 @@ class BargeIn(CallEvent):
 
 
 class FalseInterruption(CallEvent):
-    """An interruption held no words (noise, cough): the cut sentence is spoken again."""
+    """The caller made a sound over the bot that was no interruption (a backchannel such as
+    "uh-huh", a cough, line noise): the paused answer resumed where it stopped."""
 
     type: Literal["false_interruption"] = "false_interruption"
     turn: int
-    resumed_text: str
+    kind: str = "noise"  # backchannel | noise
+    transcript: str = ""
 
 
 class DtmfPressed(CallEvent):

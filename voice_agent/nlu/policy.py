@@ -66,6 +66,22 @@ class DialogueContext:
     low_confidence_streak: int = 0
     cancelled_orders: set[str] = field(default_factory=set)
     acted_intent: str | None = None  # what the last reply answered (None: asked to rephrase)
+    bot_turns: list[dict] = field(default_factory=list)  # {turn, text, interrupted}
+
+    def add_bot_turn(self, turn: int, text: str) -> None:
+        self.bot_turns = [*self.bot_turns[-9:], {"turn": turn, "text": text, "interrupted": False}]
+
+    def last_bot_text(self) -> str | None:
+        return self.bot_turns[-1]["text"] if self.bot_turns else None
+
+    def truncate_bot_turn(self, turn: int, heard: str) -> None:
+        """The caller cut that answer: keep only what they heard. A question they did not hear
+        to its end (a cancellation's "shall I?") cannot be answered with a yes."""
+        for entry in self.bot_turns:
+            if entry["turn"] == turn:
+                entry["text"], entry["interrupted"] = heard, True
+        if not any(mark in heard for mark in "?？"):
+            self.awaiting_cancel_confirm = None
 
 
 class DialoguePolicy:

@@ -26,10 +26,13 @@ from voice_agent.nlu.baseline import BaselineUnderstander, Understander
 from voice_agent.nlu.numbers import spelled_numbers
 from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
 from voice_agent.operator.listen import ListenHub, ListenTap
+from voice_agent.pipeline.bargein import BargeInDetector
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.dialogue import DialogueProcessor
+from voice_agent.pipeline.frames import SentenceEndFrame
 from voice_agent.pipeline.language import LanguagePolicy
 from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
+from voice_agent.pipeline.playout import Playout, PlayoutController
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import CallTTSService
 from voice_agent.pipeline.vad import make_vad_analyzer
@@ -128,6 +131,7 @@ class SharedResources:
             language = langs.by_number.get(str(kw.get("callee") or ""))
         lang = language if language in langs.allowed else None
         state = CallState(
+            playout=Playout(lead_s=self.settings.bargein.playout_lead_secs),
             bus=self.bus, language=lang or self.settings.languages.default,
             allowed_languages=list(self.settings.languages.allowed), transport=transport, **kw,
         )
@@ -145,14 +149,16 @@ def build_call_pipeline(
         transport.input(),
         ListenTap(hub=res.listen, state=state, side="caller"),
         VADProcessor(vad_analyzer=vad),
+        BargeInDetector(state=state, settings=s.bargein, vad_analyzer=vad),
         TurnEndTap(state=state, vad_analyzer=vad),
         SharedWhisperSTTService(model=res.registry.whisper(), settings=s.stt, state=state),
         DialogueProcessor(
             understander=res.understander,
             policy=res.new_policy(),
-            languages=s.languages, state=state,
+            languages=s.languages, state=state, kb=res.kb, dtmf=s.dtmf,
         ),
         CallTTSService(synthesizer=res.synthesizer, state=state),
+        PlayoutController(state=state),
         transport.output(),
         AudioOutTap(state=state),
         ListenTap(hub=res.listen, state=state, side="bot"),
@@ -182,7 +188,10 @@ async def run_call(task: PipelineWorker, res: SharedResources, state: CallState)
         provider_call_id=state.provider_call_id, sip_headers=dict(state.sip_headers),
     ))
     greeting = res.greeting_audio(state.language)
-    await task.queue_frame(OutputAudioRawFrame(greeting, PHONE_RATE, 1))
+    await task.queue_frames([
+        OutputAudioRawFrame(greeting, PHONE_RATE, 1),
+        SentenceEndFrame(0, res.kb.pack(state.language).phrase("greeting"), last=True),
+    ])
     res.live_calls[state.call_id] = (task, state)
     try:
         runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)

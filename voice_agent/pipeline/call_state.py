@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_agent.events import CallEvent, EventBus
+from voice_agent.pipeline.playout import Playout
 
 
 @dataclass
@@ -53,6 +54,10 @@ class CallState:
     segment_timers: deque[TurnTimer] = field(default_factory=deque)
     reply_timer: TurnTimer | None = None  # the turn whose answer's first audio is awaited
     last_turn_audio_s: float = 0.0
+    playout: Playout = field(default_factory=Playout)  # bot audio: pause, marks, heard text
+    playout_controller: Any = None  # the PlayoutController of this call, once started
+    bargein: Any = None  # the BargeInDetector of this call
+    last_heard: tuple[int, str] | None = None  # (turn, text) of the last answer cut short
     end_reason: str | None = None
     # the call's language policy (pipeline/language.py): switch(to, reason) for DTMF and requests
     language_policy: Any = None

@@ -7,16 +7,26 @@ import asyncio
 from pipecat.frames.frames import (
     EndTaskFrame,
     Frame,
+    InputDTMFFrame,
     TranscriptionFrame,
     TTSSpeakFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voice_agent.config import LanguageSettings
-from voice_agent.events import BotReply, CallerTurn, IntentDetected, TransferRequested
+from voice_agent.config import DtmfSettings, LanguageSettings
+from voice_agent.events import (
+    BotReply,
+    CallerTurn,
+    DtmfPressed,
+    IntentDetected,
+    TransferRequested,
+)
+from voice_agent.kb import KnowledgeBase
 from voice_agent.nlu.baseline import Understander
-from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
+from voice_agent.nlu.policy import DialogueContext, DialoguePolicy, Reply
 from voice_agent.pipeline.call_state import CallState, TurnTimer
+from voice_agent.pipeline.dtmf import dtmf_action, dtmf_reply
+from voice_agent.pipeline.frames import NoSpeechSegmentFrame, SentenceEndFrame
 from voice_agent.pipeline.stt import SegmentResult
 from voice_agent.pipeline.whisper_turn import TurnTranscript
 
@@ -26,9 +36,12 @@ class DialogueProcessor(FrameProcessor):
 
     def __init__(
         self, *, understander: Understander, policy: DialoguePolicy,
-        languages: LanguageSettings, state: CallState, **kwargs,
+        languages: LanguageSettings, state: CallState, kb: KnowledgeBase,
+        dtmf: DtmfSettings | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self._kb = kb
+        self._dtmf = dtmf or DtmfSettings()
         self._understander = understander
         self._policy = policy
         self._languages = languages
@@ -37,10 +50,45 @@ class DialogueProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, TranscriptionFrame) and direction == FrameDirection.DOWNSTREAM:
-            await self._handle_turn(frame)
+        downstream = direction == FrameDirection.DOWNSTREAM
+        if isinstance(frame, TranscriptionFrame) and downstream:
+            if await self._is_caller_turn(frame):
+                await self._handle_turn(frame)
+        elif isinstance(frame, NoSpeechSegmentFrame) and downstream:
+            await self._is_caller_turn(None)
+        elif isinstance(frame, InputDTMFFrame) and downstream:
+            await self._handle_dtmf(frame.button.value)
         else:
             await self.push_frame(frame, direction)
+
+    async def _is_caller_turn(self, frame: TranscriptionFrame | None) -> bool:
+        """Sound over a paused answer: a backchannel or noise resumes it; words interrupt it."""
+        bargein = self._state.bargein
+        if bargein is None or not bargein.pending:
+            return frame is not None
+        text = frame.text if frame else ""
+        language = frame.language if frame and frame.language else self._state.language
+        return await bargein.resolve(text, str(language))
+
+    def _remember_what_was_heard(self) -> None:
+        """An answer cut by the caller counts only as far as they heard it."""
+        if self._state.last_heard is None:
+            return
+        turn, heard = self._state.last_heard
+        self._state.last_heard = None
+        self._ctx.truncate_bot_turn(turn, heard)
+
+    async def _handle_dtmf(self, digit: str) -> None:
+        state = self._state
+        action = dtmf_action(digit, self._dtmf.actions)
+        state.publish(DtmfPressed(call_id=state.call_id, digit=digit, action=action))
+        self._remember_what_was_heard()
+        reply = dtmf_reply(action, state.language, self._kb, self._ctx.last_bot_text(),
+                           state.allowed_languages)
+        if reply is None:
+            return
+        state.turn += 1
+        await self._speak(reply, reason=f"dtmf:{digit}")
 
     def _reply_language(self, turn: TurnTranscript | None) -> str:
         """The call's language after this turn: the per-call policy (pipeline/language.py)
@@ -70,9 +118,8 @@ class DialogueProcessor(FrameProcessor):
         understood = await asyncio.to_thread(
             self._understander.understand, frame.text, state.language
         )
+        self._remember_what_was_heard()
         reply = self._policy.respond(understood, self._ctx)
-        if "switch_language" in reply.actions:  # asked for: at once
-            state.language_policy.switch(reply.language, "request")
         timer.mark("reply_ready")
         state.reply_timer = timer
         state.publish(IntentDetected(
@@ -81,13 +128,24 @@ class DialogueProcessor(FrameProcessor):
             engine=self._understander.name, sentiment=understood.sentiment,
             sentiment_confidence=understood.sentiment_confidence,
         ))
+        await self._speak(reply, reason=understood.intent)
+
+    async def _speak(self, reply: Reply, reason: str) -> None:
+        """Say a reply sentence by sentence (a mark after each) and carry out its actions."""
+        state = self._state
+        if "switch_language" in reply.actions:  # asked for, or a keypad choice: at once
+            how = "dtmf" if reason.startswith("dtmf") else "request"
+            state.language_policy.switch(reply.language, how)
+        self._ctx.add_bot_turn(state.turn, reply.text)
         state.publish(BotReply(
             call_id=state.call_id, turn=state.turn, text=reply.text, language=reply.language,
         ))
-        for sentence in reply.sentences:
+        sentences = reply.sentences
+        for i, sentence in enumerate(sentences):
             await self.push_frame(TTSSpeakFrame(sentence))
+            await self.push_frame(SentenceEndFrame(state.turn, sentence, i == len(sentences) - 1))
         if "transfer" in reply.actions:
-            state.publish(TransferRequested(call_id=state.call_id, reason=understood.intent))
+            state.publish(TransferRequested(call_id=state.call_id, reason=reason))
         if "end_call" in reply.actions:
             state.end_reason = "agent_goodbye"
             # Upstream EndTaskFrame: the task ends after the farewell queued above has played.

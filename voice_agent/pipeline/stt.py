@@ -20,6 +20,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice_agent.audio import pcm16_to_float, resample, rms_dbfs
 from voice_agent.config import STTSettings
 from voice_agent.pipeline.call_state import CallState, TurnTimer
+from voice_agent.pipeline.frames import NoSpeechSegmentFrame
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, TurnTranscript, transcribe_turn
 
 
@@ -93,9 +94,13 @@ class SharedWhisperSTTService(SegmentedSTTService):
         timer.mark("stt_end")
         self._state.last_turn_audio_s = audio_s
         if not turn.text:
-            return  # noise or a breath: no turn, no latency to report
-        yield TranscriptionFrame(
+            # noise or a breath: no turn, no latency; a paused answer may resume
+            yield NoSpeechSegmentFrame(audio_s)
+            return
+        frame = TranscriptionFrame(
             turn.text, self._user_id, time_now_iso8601(), language=turn.decoded_language,
             result=SegmentResult(turn, timer),
         )
+        frame.interruptible = False  # a barge-in is caused by these words: never drop them
+        yield frame
 

@@ -33,6 +33,7 @@ from voice_agent.audio import (
     ulaw_decode,
     ulaw_encode,
 )
+from voice_agent.pipeline.frames import MarkEchoFrame
 
 FRAME_S = 0.02
 FRAME_BYTES = int(PHONE_RATE * FRAME_S) * 2
@@ -155,6 +156,20 @@ class ReplayOutputTransport(BaseOutputTransport):
             self._next_at = max(self._next_at, now) + len(pcm) / 2 / PHONE_RATE
             await asyncio.sleep(max(0.0, self._next_at - now - 0.04))
         return True
+
+
+    async def send_message(self, frame) -> None:
+        """Play Twilio's part for `mark`: echo it once the audio before it has played."""
+        message = getattr(frame, "message", None) or {}
+        if message.get("event") == "mark":
+            name = message["mark"]["name"]
+            ahead = self._next_at - time.monotonic()
+            delay = max(0.0, ahead) if self._transport.script.realtime else 0.0
+            self.create_task(self._echo_mark(name, delay))
+
+    async def _echo_mark(self, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._transport.input().push_frame(MarkEchoFrame(name))
 
 
 class ReplayTransport(BaseTransport):

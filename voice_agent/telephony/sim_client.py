@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import numpy as np
 import websockets
 
 from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, ulaw_decode, ulaw_encode
@@ -67,8 +68,6 @@ async def post_webhook(url: str, form: dict[str, str], auth_token: str | None) -
             return body
 
 
-
-
 def last_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
     """Seconds from the start of the utterance to the end of its last voiced 20 ms frame."""
     step = PHONE_FRAME_BYTES * 2
@@ -106,6 +105,14 @@ class SimulatedCall:
     _ws: websockets.ClientConnection | None = None
     _reader: asyncio.Task | None = None
     _sender_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    cleared_at: list[float] = field(default_factory=list)  # arrival times of `clear`
+    marks_echoed: list[tuple[float, str]] = field(default_factory=list)
+    _play_end: float = 0.0
+    echo_gain: float = 0.0  # e.g. 0.1: the agent's voice leaks back at -20 dB (speakerphone)
+    echo_delay_s: float = 0.15
+    _heard: bytearray = field(default_factory=bytearray)
+    _heard_t0: float | None = None
+    _pending_marks: dict[str, asyncio.Task] = field(default_factory=dict)
 
     async def _fetch_twiml(self) -> None:
         p = self.custom_parameters
@@ -157,15 +164,74 @@ class SimulatedCall:
         try:
             async for raw in self._ws:
                 msg = json.loads(raw)
+                now = time.monotonic()
                 if msg.get("event") == "media":
                     pcm = ulaw_decode(base64.b64decode(msg["media"]["payload"]))
-                    self.received.append((time.monotonic(), pcm))
+                    self.received.append((now, pcm))
+                    # Twilio plays what it gets in order: this frame ends at `_play_end`
+                    start = max(self._play_end, now)
+                    self._play_end = start + len(pcm) / 2 / 8000
+                    self._heard_at(start, pcm)
                 else:
+                    msg["_at"] = now
                     self.other_messages.append(msg)
+                    await self._playout_control(msg, now)
         except websockets.ConnectionClosed:
             pass
         finally:
             self.closed_code = self._ws.close_code
+
+    async def _playout_control(self, msg: dict, now: float) -> None:
+        """Twilio's side of `mark` and `clear`: a mark comes back once the audio sent before it
+        has played; `clear` drops the unplayed audio and returns every pending mark at once."""
+        if msg.get("event") == "mark":
+            name = (msg.get("mark") or {}).get("name", "")
+            task = asyncio.create_task(self._echo_mark(name, self._play_end - now))
+            self._pending_marks[name] = task
+        elif msg.get("event") == "clear":
+            self.cleared_at.append(now)
+            self._play_end = now
+            for name, task in list(self._pending_marks.items()):
+                task.cancel()
+                await self._send_mark(name)
+            self._pending_marks.clear()
+
+    async def _echo_mark(self, name: str, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay))
+        self._pending_marks.pop(name, None)
+        await self._send_mark(name)
+
+    async def _send_mark(self, name: str) -> None:
+        self.marks_echoed.append((time.monotonic(), name))
+        await self.send_json({"event": "mark", "streamSid": self.stream_sid,
+                              "mark": {"name": name}})
+
+    def _heard_at(self, start: float, pcm: bytes) -> None:
+        """Keep what the caller's earpiece played, on a timeline (for the echo simulation)."""
+        if not self.echo_gain:
+            return
+        if self._heard_t0 is None:
+            self._heard_t0 = start
+        pos = int((start - self._heard_t0) * 8000) * 2
+        if pos > len(self._heard):
+            self._heard.extend(bytes(pos - len(self._heard)))
+        self._heard[pos : pos + len(pcm)] = pcm
+
+    def _with_echo(self, chunk: bytes, t: float) -> bytes:
+        """The caller's microphone also picks up the earpiece, `echo_delay_s` late."""
+        if not self.echo_gain or self._heard_t0 is None:
+            return chunk
+        pos = int((t - self.echo_delay_s - self._heard_t0) * 8000) * 2
+        if pos < 0 or pos >= len(self._heard):
+            return chunk
+        echo = np.frombuffer(bytes(self._heard[pos : pos + len(chunk)]).ljust(len(chunk), b"\0"),
+                             dtype=np.int16).astype(np.float32)
+        mixed = np.frombuffer(chunk, dtype=np.int16).astype(np.float32) + echo * self.echo_gain
+        return np.clip(mixed, -32768, 32767).astype(np.int16).tobytes()
+
+    async def send_dtmf(self, digit: str) -> None:
+        await self.send_json({"event": "dtmf", "streamSid": self.stream_sid,
+                              "dtmf": {"track": "inbound_track", "digit": digit}})
 
     @property
     def closed(self) -> bool:
@@ -178,7 +244,7 @@ class SimulatedCall:
         for i in range(0, len(pcm16), step):
             if self.closed:
                 return
-            chunk = pcm16[i : i + step].ljust(step, b"\x00")
+            chunk = self._with_echo(pcm16[i : i + step].ljust(step, b"\x00"), time.monotonic())
             payload = base64.b64encode(ulaw_encode(chunk)).decode()
             await self.send_json({
                 "event": "media", "streamSid": self.stream_sid,

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, OutputTransportMessageFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from voice_agent.audio import PHONE_RATE
 from voice_agent.config import Settings
+from voice_agent.pipeline.frames import MarkEchoFrame
 
 KNOWN_EVENTS = {"media", "dtmf", "mark", "stop", "connected", "start"}
 
@@ -108,10 +109,20 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
                     base64.b64decode(payload, validate=True)
                 except (binascii.Error, ValueError) as e:
                     raise TwilioProtocolError(f"media payload is not valid base64: {e}") from e
+            if event == "mark":  # the caller has heard everything sent before this mark
+                name = (message.get("mark") or {}).get("name")
+                if not isinstance(name, str):
+                    raise TwilioProtocolError("mark message without mark.name")
+                return MarkEchoFrame(name)
         except TwilioProtocolError as e:
             self.violation = str(e)
             raise
         return await super().deserialize(data)
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, OutputTransportMessageFrame) and frame.message.get("event") == "mark":
+            return json.dumps({**frame.message, "streamSid": self._stream_sid})
+        return await super().serialize(frame)
 
 
 def stream_url(settings: Settings, request_base_url: str) -> str:

@@ -1,0 +1,169 @@
+"""`voice-agent bench bargein`: interruptions over the real WebSocket, scored from both sides.
+
+A real server and a simulated Twilio caller (which plays Twilio's part for `mark` and `clear`).
+The caller asks a question with a long answer, and while the agent answers plays a fixture of
+audio_fixtures/bargein.yaml at several offsets: real interruptions, backchannels, noises. An
+echo trial lets the agent's own voice leak back at -20 dB for a whole answer. Measured at the
+caller: speech onset → `clear`, onset → the agent's audio stopping; from the events: which
+trials became barge-ins (true ones must, the others must not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from voice_agent.config import REPO_ROOT
+from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
+from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.telephony.sim_client import SimulatedCall, last_voiced_offset
+
+FIXTURES = REPO_ROOT / "audio_fixtures"
+DEBUG = False
+QUESTION = FIXTURES / "en_opening_hours.wav"  # its answer plays for about ten seconds
+
+
+def bargein_fixtures() -> list[dict]:
+    return yaml.safe_load((FIXTURES / "bargein.yaml").read_text(encoding="utf-8"))["fixtures"]
+
+
+def bargein_wav(fixture_id: str) -> Path:
+    return FIXTURES / "bargein" / f"{fixture_id}.wav"
+
+
+def first_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
+    from voice_agent.audio import is_silent
+
+    step = 320
+    for i in range(0, len(pcm16), step):
+        if not is_silent(pcm16[i : i + step], threshold_dbfs):
+            return i / 2 / 8000
+    return 0.0
+
+
+@dataclass
+class Trial:
+    fixture: str
+    kind: str  # interrupt | backchannel | noise | echo
+    offset_s: float
+    barged_in: bool
+    onset_to_clear_s: float | None
+    onset_to_silence_s: float | None
+    heard_text: str | None = None
+    resumed: bool = False
+
+
+def _silence_after(call: SimulatedCall, onset: float, gap_s: float = 0.3) -> float | None:
+    """When the agent's audio stopped after `onset`: the last voiced frame before a gap."""
+    from voice_agent.audio import is_silent
+
+    voiced = [at for at, pcm in call.received if at >= onset - 0.1 and not is_silent(pcm)]
+    for a, b in zip(voiced, voiced[1:], strict=False):
+        if b - a >= gap_s:
+            return a
+    return voiced[-1] if voiced and time.monotonic() - voiced[-1] >= gap_s else None
+
+
+async def _keep_line_open(call: SimulatedCall, until: float) -> None:
+    while time.monotonic() < until and not call.closed:
+        await call.send_silence(0.02)
+
+
+async def ask_and_wait_for_answer(call: SimulatedCall, question: Path, timeout: float = 20) -> float:
+    """Ask; return when the agent's answer starts (monotonic), keeping the line open."""
+    pcm = phone_line_pcm(question)
+    sent = time.monotonic()
+    await call.send_audio(pcm)
+    speech_end = sent + last_voiced_offset(pcm)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        start = call.first_voiced_after(speech_end)
+        if start is not None:
+            return start
+        await call.send_silence(0.02)
+    raise TimeoutError("the agent did not answer the question")
+
+
+async def run_trial(
+    call: SimulatedCall, events: EventRecorder, fixture: dict | None, offset_s: float,
+) -> Trial:
+    """One overlap: ask, then (after `offset_s` of answer) play the fixture over the agent."""
+    answer_start = await ask_and_wait_for_answer(call, QUESTION)
+    await _keep_line_open(call, answer_start + offset_s)
+    n_clear, n_barge = len(call.cleared_at), len(events.of(BargeIn))
+    n_false, n_played = len(events.of(FalseInterruption)), len(events.of(ReplyPlayed))
+    pcm = phone_line_pcm(bargein_wav(fixture["id"])) if fixture else b""
+    sent = time.monotonic()
+    onset = sent + first_voiced_offset(pcm) if pcm else sent
+    await call.send_audio(pcm)
+    await call.wait_quiet(sent, quiet_s=1.2, timeout=25)
+    if len(call.cleared_at) > n_clear:  # interrupted: let the new answer play out too
+        cleared = call.cleared_at[n_clear]
+        deadline = time.monotonic() + 15
+        while call.first_voiced_after(cleared + 0.05) is None and time.monotonic() < deadline:
+            await call.send_silence(0.05)
+        await call.wait_quiet(cleared + 0.05, quiet_s=1.2, timeout=25)
+    clears = call.cleared_at[n_clear:]
+    barged = len(events.of(BargeIn)) > n_barge
+    cut = [e for e in events.of(ReplyPlayed)[n_played:] if e.interrupted]
+    return Trial(
+        fixture=fixture["id"] if fixture else "echo_only",
+        kind=fixture["kind"] if fixture else "echo",
+        offset_s=offset_s, barged_in=barged,
+        onset_to_clear_s=round(clears[0] - onset, 4) if clears else None,
+        onset_to_silence_s=(
+            round(s - onset, 4) if (s := _silence_after(call, onset)) is not None else None
+        ),
+        heard_text=cut[0].heard_text if cut else None,
+        resumed=len(events.of(FalseInterruption)) > n_false,
+    )
+
+
+def summarise(trials: list[Trial]) -> dict:
+    def rate(kind: str) -> tuple[int, int]:
+        ts = [t for t in trials if t.kind == kind]
+        return sum(t.barged_in for t in ts), len(ts)
+
+    true = [t for t in trials if t.kind == "interrupt"]
+    clear = [t.onset_to_clear_s for t in true if t.onset_to_clear_s is not None]
+    silence = [t.onset_to_silence_s for t in true if t.onset_to_silence_s is not None]
+    false_kinds = ("backchannel", "noise", "echo")
+    false_hits = sum(rate(k)[0] for k in false_kinds)
+    false_total = sum(rate(k)[1] for k in false_kinds)
+    return {
+        "true_detected": rate("interrupt"),
+        "false_by_kind": {k: rate(k) for k in false_kinds},
+        "false_rate": false_hits / false_total if false_total else 0.0,
+        "onset_to_clear_median_s": statistics.median(clear) if clear else None,
+        "onset_to_silence_median_s": statistics.median(silence) if silence else None,
+    }
+
+
+async def run_bench(res, offsets: list[float], kinds: tuple[str, ...], echo_trials: int) -> dict:
+    from voice_agent.server import running_server
+
+    fixtures = [f for f in bargein_fixtures() if f["kind"] in kinds]
+    events = EventRecorder(res.bus)
+    trials: list[Trial] = []
+    async with running_server(res.settings, res) as (base, _):
+        url = base.replace("http", "ws", 1) + res.settings.server.media_path
+        token = res.settings.twilio.auth_token
+        async with SimulatedCall(url, auth_token=token) as call:
+            await call.wait_quiet(call.start_sent_at, timeout=15)
+            for fixture in fixtures:
+                for offset in offsets:
+                    trials.append(await run_trial(call, events, fixture, offset))
+        async with SimulatedCall(url, auth_token=token, echo_gain=0.1) as call:
+            await call.wait_quiet(call.start_sent_at, timeout=15)
+            for _ in range(echo_trials):
+                trials.append(await run_trial(call, events, None, 0.0))
+    return {"trials": [asdict(t) for t in trials], "summary": summarise(trials)}
+
+
+def main_async(res, offsets, kinds, echo_trials) -> dict:
+    return asyncio.run(run_bench(res, offsets, kinds, echo_trials))

@@ -1,0 +1,210 @@
+"""Barge-in: the caller talking over the bot, told apart from backchannels, noise and echo.
+
+Sits right after the VAD. When the caller starts speaking while the bot's answer plays:
+- speech that is the bot's own echo (correlates with what was just played) is ignored — the
+  segment never reaches STT;
+- otherwise the answer is *paused* at once (the playout stops releasing audio, so the caller
+  hears silence within the playout lead), and
+  - speech that goes on for `confirm_secs` is a barge-in: an InterruptionFrame is broadcast
+    (pipecat cancels the old answer's TTS; the Twilio serializer sends `clear`);
+  - a shorter sound waits for its transcript (the dialogue stage asks `resolve`): words that
+    are not a backchannel make it a barge-in; a backchannel ("uh-huh", "genau", "嗯") or no words
+    at all resume the answer exactly where it paused — no `clear`, nothing lost.
+A DTMF key pressed while the bot speaks interrupts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice_agent.config import BargeInSettings
+from voice_agent.events import BargeIn, FalseInterruption
+from voice_agent.pipeline.echo import echo_correlation
+
+ECHO_RECHECK_S = 0.1
+VOICED_NOW_S = 0.1
+_WORD = re.compile(r"[\w']+|[\u4e00-\u9fff]", re.UNICODE)
+
+
+def interrupts(text: str, language: str, settings: BargeInSettings) -> bool:
+    """Does a short sound's transcript interrupt? Whisper turns an "uh-huh" or a cough into a
+    stray word ("Ow.", "C") often enough that one unknown word must not stop the agent: it takes
+    a stop word ("stop", "espera", "warte", "等等") or `min_words` words beyond backchannels."""
+    if is_backchannel(text, language, settings):
+        return False
+    said = _norm(text)
+    stops = settings.stop_words.get(language, []) + settings.stop_words.get("en", [])
+    if any(f" {_norm(w)} " in f" {said} " for w in stops):
+        return True
+    options = {_norm(b) for b in settings.backchannels.get(language, [])}
+    return len([w for w in said.split() if w not in options]) >= settings.min_words
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def is_backchannel(text: str, language: str, settings: BargeInSettings) -> bool:
+    """A transcript made only of listening noises/acknowledgements ("okay, okay", "嗯")."""
+    known = settings.backchannels.get(language, []) + settings.backchannels.get("en", [])
+    options = {_norm(b) for b in known}
+    parts = [_norm(p) for p in re.split(r"[,.!?;:，。！？、…]+", text)]
+    return all(p in options or all(w in options for w in p.split()) for p in parts if p)
+
+
+class BargeInDetector(FrameProcessor):
+    def __init__(self, *, state, settings: BargeInSettings, vad_analyzer, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._state = state
+        self._s = settings
+        self._vad = vad_analyzer
+        self._start_secs = vad_analyzer.params.start_secs
+        self._inbound: deque[tuple[float, bytes]] = deque(maxlen=100)  # last ~2 s
+        self._echo_segment = False
+        self._echo_checked_at = 0.0
+        self._speaking = False
+        self._onset: float | None = None  # caller onset of a pending (unconfirmed) interruption
+        self._awaiting_transcript = False
+        self._resumed = False  # a short sound ended: the answer goes on, verdict still pending
+        self._timeout: asyncio.Task | None = None
+        state.bargein = self
+
+    @property
+    def pending(self) -> bool:
+        """An answer is paused, waiting to learn whether the caller really interrupted."""
+        return self._onset is not None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction == FrameDirection.DOWNSTREAM:
+            if isinstance(frame, InputAudioRawFrame):
+                await self._on_audio(frame)
+            elif isinstance(frame, VADUserStartedSpeakingFrame):
+                if not await self._on_speech_start():
+                    return  # the bot's own echo: STT never sees this segment
+            elif isinstance(frame, VADUserStoppedSpeakingFrame):
+                self._speaking = False
+                if self._echo_segment:
+                    self._echo_segment = False
+                    return
+                if self.pending:
+                    self._awaiting_transcript = True
+                    self._arm_timeout()
+            elif isinstance(frame, InputDTMFFrame) and self._state.playout.speaking():
+                await self.interrupt("dtmf", time.monotonic())
+        await self.push_frame(frame, direction)
+
+    def _is_echo(self) -> bool:
+        now = time.monotonic()
+        window = self._s.echo_window_secs
+        inbound = b"".join(pcm for at, pcm in self._inbound if at >= now - window)
+        since = now - window - self._s.echo_max_delay_secs
+        reference = self._state.playout.reference_audio(since)
+        return echo_correlation(inbound, reference) >= self._s.echo_correlation
+
+    async def _on_speech_start(self) -> bool:
+        playout = self._state.playout
+        if not self._s.enabled or not playout.recently_spoke(self._s.echo_max_delay_secs):
+            self._speaking = True
+            return True
+        if self._is_echo():
+            self._echo_segment = True
+            self._echo_checked_at = time.monotonic()
+            return False
+        self._speaking = True
+        if playout.speaking():
+            self._begin(time.monotonic() - self._start_secs)
+        return True
+
+    def _begin(self, onset: float) -> None:
+        if self._onset is None:
+            self._onset = onset
+            self._awaiting_transcript = False
+            self._resumed = False
+            self._state.playout.pause()
+
+    async def _on_audio(self, frame: InputAudioRawFrame) -> None:
+        now = time.monotonic()
+        self._inbound.append((now, frame.audio))
+        if self._echo_segment and now - self._echo_checked_at >= ECHO_RECHECK_S:
+            self._echo_checked_at = now
+            if not self._is_echo():  # the caller started talking over the echo
+                self._echo_segment = False
+                self._speaking = True
+                await self.push_frame(VADUserStartedSpeakingFrame())
+                if self._state.playout.speaking():
+                    self._begin(now - ECHO_RECHECK_S)
+        if self.pending:
+            await self._follow_pending(now)
+
+    async def _follow_pending(self, now: float) -> None:
+        """Long speech interrupts; a sound that stops early lets the answer go on at once
+        (tentatively: its transcript may still turn out to be words, e.g. "stop")."""
+        last_voiced = getattr(self._vad, "last_voiced_at", None) or 0.0
+        voiced_now = now - last_voiced <= VOICED_NOW_S
+        if voiced_now and self._speaking and now - self._onset >= self._s.confirm_secs:
+            await self.interrupt("speech", self._onset)
+        elif voiced_now and self._resumed:
+            self._resumed = False  # talking again: hold the answer again
+            self._state.playout.pause()
+        elif not (voiced_now or self._resumed) and now - last_voiced >= self._s.resume_after_secs:
+            self._resumed = True
+            self._resume_playout()
+
+    def _resume_playout(self) -> None:
+        controller = getattr(self._state, "playout_controller", None)
+        if controller is not None:
+            controller.resume_soon()
+        else:
+            self._state.playout.resume()
+
+    def _arm_timeout(self) -> None:
+        if self._timeout is None or self._timeout.done():
+            self._timeout = self.create_task(self._resume_after_timeout())
+
+    async def _resume_after_timeout(self) -> None:
+        await asyncio.sleep(self._s.resolve_timeout_secs)
+        if self.pending:
+            await self.resolve("", self._state.language)
+
+    async def interrupt(self, cause: str, onset: float) -> None:
+        """The caller did interrupt: clear the line and drop the rest of the answer."""
+        self._onset = None
+        self._awaiting_transcript = False
+        self._resumed = False
+        await self.broadcast_interruption()
+        self._state.publish(BargeIn(
+            call_id=self._state.call_id, turn=self._state.turn, cause=cause,
+            onset_to_clear_s=round(time.monotonic() - onset, 4),
+        ))
+
+    async def resolve(self, transcript: str, language: str) -> bool:
+        """The transcript of a pending interruption is in. True: it interrupted (a turn)."""
+        if not self.pending:
+            return True
+        if interrupts(transcript, language, self._s):
+            await self.interrupt("speech", self._onset)
+            return True
+        self._onset = None
+        self._awaiting_transcript = False
+        heard_words = transcript.strip() and is_backchannel(transcript, language, self._s)
+        kind = "backchannel" if heard_words else "noise"
+        self._state.publish(FalseInterruption(
+            call_id=self._state.call_id, turn=self._state.turn, transcript=transcript,
+            kind=kind,
+        ))
+        self._resumed = False
+        self._resume_playout()
+        return False
