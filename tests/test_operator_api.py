@@ -343,6 +343,26 @@ async def test_without_call_records_history_says_so(settings):
         assert r.status_code == 503 and "not configured" in r.json()["detail"]
 
 
+def test_live_row_follows_a_take_over_and_shows_errors_redacted():
+    from voice_agent.events import CallError, CallTransferred
+    from voice_agent.operator.live import LiveCalls, page_message
+
+    live = LiveCalls()
+    events = [
+        CallStarted(call_id="c1", transport="twilio", caller="+15550001111", language="en"),
+        TransferRequested(call_id="c1", reason="operator_takeover"),
+        CallTransferred(call_id="c1", reason="operator_takeover", target="+15559990000",
+                        waited_s=1.2, reply_played=True),
+        CallError(call_id="c1", message="TTS failed on 'card 4111 1111 1111 1111'"),
+    ]
+    for e in events:
+        live.apply(e)
+    row = live.snapshot()[0]
+    assert (row["transfer_reason"], row["transferred_to"]) == ("operator_takeover", "+15559990000")
+    assert row["last_error"] == "TTS failed on 'card [card]'"
+    assert page_message(events[-1])["message"] == row["last_error"]
+
+
 async def test_a_page_that_falls_behind_gets_a_fresh_snapshot_and_the_bus_never_waits():
     from voice_agent.operator.live import SUBSCRIBER_QUEUE, LiveCalls
 

@@ -129,3 +129,17 @@ async def test_operator_watches_listens_to_and_hangs_up_a_live_call(
                                                   str(tmp_path / "operator.png")), full_page=True)
         await page.click("[data-testid=logout]")
         await page.wait_for_selector("[data-testid=login-form]")
+
+
+async def test_operator_bench_measures_the_page_with_event_level_calls(settings):
+    """`voice-agent bench operator`, short: every published line is found on the page."""
+    from voice_agent.bench.operator import run_operator_bench
+
+    report = await run_operator_bench(settings, calls=4, turns=5, seconds=4.0, write=False)
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:]
+            for line in report.splitlines() if line.startswith("| ") and " ms |" in line}
+    assert len(rows) == 4, report
+    for name, cells in rows.items():
+        median_ms = float(cells[0].removesuffix(" ms"))
+        assert 0 <= median_ms < 5000, (name, report)
+    assert rows["caller_turn published → line on the page, 1 call"][-1].startswith("5")

@@ -22,9 +22,11 @@ from loguru import logger
 from voice_agent.events import (
     BotReply,
     CallEnded,
+    CallError,
     CallerTurn,
     CallEvent,
     CallStarted,
+    CallTransferred,
     EventBus,
     IntentDetected,
     LanguageSwitched,
@@ -74,6 +76,8 @@ class LiveCall:
     last_latency_s: float | None = None
     turns: int = 0
     transfer_reason: str | None = None
+    transferred_to: str | None = None
+    last_error: str | None = None
     lines: list[TranscriptLine] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -155,6 +159,10 @@ class LiveCalls:
             call.language = event.to_language
         elif isinstance(event, TransferRequested):
             call.transfer_reason = event.reason
+        elif isinstance(event, CallTransferred):
+            call.transferred_to = event.target
+        elif isinstance(event, CallError):
+            call.last_error = redact(event.message)
         elif isinstance(event, CallEnded):
             call.status, call.end_reason = "ended", event.reason
             call.duration_s = event.duration_s

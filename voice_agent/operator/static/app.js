@@ -50,7 +50,8 @@ function newCall(ev) {
     call_id: ev.call_id, transport: ev.transport, caller: ev.caller, callee: ev.callee,
     language: ev.language, started_wall: ev.wall_time, status: "live", end_reason: null,
     duration_s: null, intent: null, intent_confidence: null, sentiment: null,
-    last_latency_s: null, turns: 0, transfer_reason: null, lines: [],
+    last_latency_s: null, turns: 0, transfer_reason: null, transferred_to: null, last_error: null,
+    lines: [],
   };
 }
 
@@ -94,6 +95,11 @@ function onEvent(ev) {
     case "turn_latency": call.last_latency_s = ev.total_s; break;
     case "language_switched": call.language = ev.to_language; break;
     case "transfer_requested": call.transfer_reason = ev.reason; break;
+    case "call_transferred": call.transferred_to = ev.target; break;
+    case "error":
+      call.last_error = ev.message;
+      if (state.selected === call.call_id) $("call-message").textContent = `error: ${ev.message}`;
+      break;
     case "call_ended":
       call.status = "ended";
       call.end_reason = ev.reason;
@@ -136,8 +142,9 @@ function rowCells(call) {
     call.caller || call.transport, call.language, clock(callDuration(call)),
     call.intent ? call.intent + conf : "", call.sentiment || "",
     call.last_latency_s != null ? `${call.last_latency_s.toFixed(2)} s` : "",
-    call.status === "live" ? (call.transfer_reason ? "transferring" : "live")
-                           : `ended (${call.end_reason})`,
+    call.status !== "live" ? `ended (${call.end_reason})`
+      : call.transferred_to ? `transferred → ${call.transferred_to}`
+        : call.transfer_reason ? `transferring (${call.transfer_reason})` : "live",
   ];
 }
 
@@ -174,7 +181,8 @@ function selectCall(callId) {
   document.querySelectorAll("#live-rows tr").forEach((tr) =>
     tr.classList.toggle("selected", tr.dataset.callId === callId));
   $("call").hidden = false;
-  $("call-message").textContent = "";
+  const error = state.calls.get(callId)?.last_error;
+  $("call-message").textContent = error ? `error: ${error}` : "";
   renderCall();
 }
 
