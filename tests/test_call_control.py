@@ -209,6 +209,8 @@ async def test_caller_asks_for_a_human_hears_the_hand_over_and_is_redirected(
     (req,) = [r for r in cloud.requests if "Twiml" in r.form]
     assert req.path.endswith(f"/Calls/{call.call_sid}.json")
     assert f"<Dial><Number>{OPERATOR}</Number></Dial>" in req.one("Twiml")
-    # the redirect came after the last of the hand-over sentence reached the caller
+    # the redirect came after the last of the hand-over sentence reached the caller, as soon
+    # as its last mark echoed back (ReplyPlayed), not on the timeout
     assert voiced and req.at >= voiced[-1]
+    assert moved.reply_played and moved.waited_s < 8.0
     assert moved.call_id == events.of(CallStarted)[0].call_id
