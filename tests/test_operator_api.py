@@ -122,6 +122,29 @@ PROTECTED = [
 ]
 
 
+PUBLIC = {("GET", "/operator/login"), ("POST", "/operator/login"), ("GET", "/operator")}
+SOCKETS = ["/operator/ws", "/operator/listen/call-1"]
+
+
+def test_the_lists_above_name_every_operator_route(settings):
+    """A route added later without a refusal test fails here."""
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
+    concrete = {"{call_id}": "call-1", "{turn}": "1", "{name}": "app.js"}
+
+    def fill(path: str) -> str:
+        for k, v in concrete.items():
+            path = path.replace(k, v)
+        return path
+
+    router = operator_router(operator_settings(settings))
+    http = {(m, fill(r.path)) for r in router.routes if isinstance(r, APIRoute)
+            for m in r.methods}
+    sockets = {fill(r.path) for r in router.routes if isinstance(r, APIWebSocketRoute)}
+    assert http - PUBLIC <= set(PROTECTED), http - PUBLIC - set(PROTECTED)
+    assert sockets == set(SOCKETS)
+
+
 async def test_every_operator_route_refuses_a_visitor_without_a_valid_session(settings):
     s = operator_settings(settings)
     async with operator_server(s) as (base, _):
@@ -138,7 +161,7 @@ async def test_every_operator_route_refuses_a_visitor_without_a_valid_session(se
                 page = await client.get("/operator/")
                 assert 'action="/operator/login"' in page.text and "/static/app.js" not in page.text
             headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
-            for path in ("/operator/ws", "/operator/listen/call-1"):
+            for path in SOCKETS:
                 assert await ws_close_code(ws_base(base) + path, headers) == 1008, path
 
 
@@ -290,6 +313,9 @@ async def test_actions_on_a_call_that_is_not_live_are_refused_clearly(settings):
                                   json={"intent": "teleport"})
             assert r.status_code == 422 and "unknown intent" in r.text
             assert "order_status" in (await client.get("/operator/api/intents")).json()
+            headers = {"Cookie": f"{COOKIE}={client.cookies[COOKIE]}"}
+            code = await ws_close_code(ws_base(base) + "/operator/listen/nope", headers)
+            assert code == 4404  # logged in, but no such live call here
 
 
 async def test_history_search_replay_and_intent_corrections_use_the_call_records(
