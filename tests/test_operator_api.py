@@ -369,6 +369,44 @@ async def test_without_call_records_history_says_so(settings):
         assert r.status_code == 503 and "not configured" in r.json()["detail"]
 
 
+async def test_with_the_redis_bus_the_page_on_one_worker_sees_and_hangs_up_anothers_calls(
+    settings,
+):
+    import uuid
+
+    from storage_fixtures import REDIS_URL, redis_available
+
+    from voice_agent.bus_redis import RedisEventBus
+    from voice_agent.events import HangupRequested
+
+    if not redis_available():
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    channel = f"voice_agent:test:{uuid.uuid4().hex[:8]}"
+    page_worker, call_worker = RedisEventBus(REDIS_URL, channel), RedisEventBus(REDIS_URL, channel)
+    await page_worker.start()
+    await call_worker.start()
+    at_call_worker = EventRecorder(call_worker)
+    s = operator_settings(settings)
+    try:
+        async with operator_server(s, light_resources(s, bus=page_worker)) as (base, _), \
+                operator_logged_in(base) as op:
+            a_call(call_worker, "call-elsewhere")
+            for _ in range(100):
+                listed = (await op.get("/operator/api/calls")).json()
+                if listed and listed[0]["last_latency_s"] is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert [(c["call_id"], c["intent"]) for c in listed] == [
+                ("call-elsewhere", "order_status")]
+            r = await op.post("/operator/api/calls/call-elsewhere/hangup")
+            assert r.status_code == 202
+            asked = await at_call_worker.wait_for(HangupRequested, "call-elsewhere", timeout=5)
+            assert asked[0].operator == "alice"
+    finally:
+        await page_worker.stop()
+        await call_worker.stop()
+
+
 def test_live_row_follows_a_take_over_and_shows_errors_redacted():
     from voice_agent.events import CallError, CallTransferred
     from voice_agent.operator.live import LiveCalls, page_message
