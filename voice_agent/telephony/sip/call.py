@@ -124,9 +124,10 @@ class SipCall:
             self.media.close()
             logger.info(f"{self.state.call_id}: RTP {self.media.stats}, "
                         f"sent {self.media.packetiser.packets_sent} packets")
-            if not self.ended.is_set():
+            if not self.ended.is_set():  # the pipeline ended by itself ("goodbye")
                 self.ended.set()
                 self.hung_up_by = "agent"
+            if self.hung_up_by == "agent":  # while the dialog is still routed to us
                 await self._request("BYE")
             self.state.publish(CallStatus(
                 call_id=self.state.call_id, status="completed",
@@ -190,9 +191,7 @@ class SipCall:
         self.ended.set()
         self.hung_up_by = by
         self.state.end_reason = reason
-        if by == "agent":
-            await self._request("BYE")
-        await self.task.cancel()
+        await self.task.cancel()  # `run` ends the pipeline, then sends our BYE if it is ours
 
     # ---- transfer --------------------------------------------------------------------------
 

@@ -54,8 +54,8 @@ class SipEndpoint(asyncio.DatagramProtocol):
         logger.info(f"SIP trunk endpoint on udp:{self.settings.host}:{port}")
 
     async def stop(self) -> None:
-        for call in list(self.calls.values()):
-            await call.hang_up("agent", "server_shutdown")
+        await asyncio.gather(*(call.hang_up("agent", "server_shutdown")
+                               for call in list(self.calls.values())))
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
         if self._udp is not None:
