@@ -358,5 +358,18 @@ def bench_stt(
     console.print(run_stt_bench(load_settings(config), repeats, write))
 
 
+@bench_app.command("language")
+def bench_language(
+    sentences: int = typer.Option(4, help="knowledge-base answers timed per voice"),
+    write: bool = typer.Option(True, help="append the results to docs/benchmarks.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Language ID (restricted vs all), scripted switching calls, TTS first audio per engine."""
+    from voice_agent.bench.language import run_language_bench
+
+    _quiet_logs()
+    console.print(asyncio.run(run_language_bench(load_settings(config), sentences, write)))
+
+
 if __name__ == "__main__":
     app()
