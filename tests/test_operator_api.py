@@ -545,7 +545,9 @@ async def test_listen_in_hears_both_sides_and_a_stalled_listener_never_slows_the
             listener = asyncio.create_task(listen())
             await call.wait_quiet(call.start_sent_at, timeout=10)
             turn = await call.say(fixture_wav("en_opening_hours"))
-            assert turn.latency_s is not None and turn.latency_s < 5.0
+            # answered while the stalled listener's queue was full: had the tap waited for it,
+            # the pipeline would have stopped here (the time itself depends on the machine)
+            assert turn.latency_s is not None and turn.agent_audio_s > 2.0
             await call.stop()
             await events.wait_for(CallEnded, call_id, timeout=10)
             await asyncio.wait_for(listener, 5)  # the listen-in closes when the call ends
