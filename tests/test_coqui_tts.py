@@ -25,6 +25,7 @@ def coqui_settings(folder, **voice):
     })
 
 
+@pytest.mark.slow  # imports torch + Coqui TTS (~5 s)
 def test_the_tiny_vits_loads_and_speaks_through_coquis_api(tiny_vits):
     from TTS.api import TTS
 
@@ -35,6 +36,7 @@ def test_the_tiny_vits_loads_and_speaks_through_coquis_api(tiny_vits):
     assert 0.2 < seconds < 10 and float(np.abs(samples).max()) > 0.01
 
 
+@pytest.mark.slow  # imports torch + Coqui TTS (~5 s)
 def test_a_coqui_voice_in_config_speaks_sentence_by_sentence(tiny_vits):
     settings = coqui_settings(tiny_vits)
     engine = CoquiEngine(settings.tts.voices["es"], ModelRegistry(settings))
@@ -43,6 +45,7 @@ def test_a_coqui_voice_in_config_speaks_sentence_by_sentence(tiny_vits):
     assert all(rate == 16000 and len(pcm) > 3200 for pcm, rate in chunks)
 
 
+@pytest.mark.slow  # imports torch + Coqui TTS (~5 s)
 def test_the_phrase_cache_skips_synthesis_on_a_hit(tiny_vits):
     settings = coqui_settings(tiny_vits)
     synth = Synthesizer(settings.tts, ModelRegistry(settings))
@@ -53,6 +56,7 @@ def test_the_phrase_cache_skips_synthesis_on_a_hit(tiny_vits):
     assert synth.cached("Gracias por llamar.", "es", PHONE_RATE) is first
 
 
+@pytest.mark.slow  # imports torch + Coqui TTS (~5 s)
 def test_a_missing_model_folder_is_a_clear_error(tmp_path):
     settings = coqui_settings(tmp_path / "nowhere")
     synth = Synthesizer(settings.tts, ModelRegistry(settings))

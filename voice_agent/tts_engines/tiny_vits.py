@@ -35,7 +35,7 @@ def build_tiny_vits(folder: Path, sample_rate: int = 16000, seed: int = 0) -> Pa
         ),
     )
     config.audio.sample_rate = sample_rate
-    model = Vits.init_from_config(config)
+    model = Vits(config)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict()}, folder / "model.pth")
     config.save_json(str(folder / "config.json"))
