@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 import socket
 import struct
+import time
 from pathlib import Path
 
 from voice_agent.audio import read_wav, to_phone_line
@@ -73,10 +74,19 @@ class Earpiece(asyncio.DatagramProtocol):
 
     def __init__(self) -> None:
         self.packets: list[tuple[int, bytes, tuple[str, int]]] = []  # (pt, payload, source)
+        self.arrivals: list[float] = []  # monotonic, one per packet
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) >= 12 and data[0] >> 6 == 2:
             self.packets.append((data[1] & 0x7F, data[12:], addr))
+            self.arrivals.append(time.monotonic())
+
+    def first_talkspurt(self) -> tuple[int, float]:
+        """Packets of the first run without a pause (the greeting) and how long it took."""
+        end = 1
+        while end < len(self.arrivals) and self.arrivals[end] - self.arrivals[end - 1] < 0.1:
+            end += 1
+        return end, self.arrivals[end - 1] - self.arrivals[0]
 
     @property
     def seconds(self) -> float:

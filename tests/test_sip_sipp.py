@@ -81,6 +81,10 @@ async def test_sipp_trunk_call_hears_the_agent_and_is_understood(fresh_resources
     voiced = sum(not is_silent(ulaw_decode(p)) for _, p, _ in ear.packets) * 0.02
     greeting_s = len(res.greeting_audio("en")) / 2 / 8000
     assert ear.seconds > greeting_s + 1.5 and voiced > greeting_s + 1.0, (ear.seconds, voiced)
+    # paced in real time on a 20 ms clock, not sent in bursts: the greeting takes its length
+    packets, took = ear.first_talkspurt()
+    assert packets * 0.02 >= greeting_s - 0.1
+    assert abs(took - (packets - 1) * 0.02) < 0.05 * packets * 0.02 + 0.1, (packets, took)
 
 
 async def test_bad_input_is_refused_while_a_call_goes_on(fresh_resources, tmp_path):
