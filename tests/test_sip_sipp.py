@@ -188,7 +188,7 @@ async def test_transfer_sends_refer_to_the_configured_target(fresh_resources, tm
     call_id = ended[0].call_id
     assert events.of(TransferRequested, call_id)
     moved = events.of(CallTransferred, call_id)
-    assert moved and moved[0].target == target
+    assert moved and moved[0].target == target and moved[0].reply_played
     assert ended[0].reason == "transferred"
     assert events.of(CallStatus, call_id)[0].hung_up_by == "agent"
     greeting_s = len(res.greeting_audio("en")) / 2 / 8000

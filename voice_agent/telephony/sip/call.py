@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from voice_agent.events import CallError, CallStatus, CallTransferred
+from voice_agent.events import (
+    BotReply,
+    CallError,
+    CallEvent,
+    CallStatus,
+    CallTransferred,
+    ReplyPlayed,
+)
 from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
 from voice_agent.telephony.sip.message import (
     SipMessage,
@@ -69,6 +76,9 @@ class SipCall:
         self.ended = asyncio.Event()
         self.hung_up_by: str | None = None
         self._local_cseq = 0
+        self.last_reply_turn = -1  # from BotReply / ReplyPlayed events (the endpoint routes them)
+        self.played_turn = -1
+        self._reply_changed = asyncio.Event()
         self._pending: dict[tuple[int, str], asyncio.Future[SipMessage]] = {}
         self._tasks: set[asyncio.Task] = set()
         sip_headers = {k: v for k, v in invite.headers if k.startswith("x-")}
@@ -195,12 +205,34 @@ class SipCall:
 
     # ---- transfer --------------------------------------------------------------------------
 
+    def on_event(self, event: CallEvent) -> None:
+        if isinstance(event, BotReply):
+            self.last_reply_turn = max(self.last_reply_turn, event.turn)
+        elif isinstance(event, ReplyPlayed):
+            self.played_turn = max(self.played_turn, event.turn)
+            self._reply_changed.set()
+
+    async def _wait_reply_played(self, timeout_s: float) -> bool:
+        """Until the last reply (the hand-over sentence) has played, as its marks say."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.played_turn < self.last_reply_turn and not self.ended.is_set():
+            self._reply_changed.clear()
+            try:
+                await asyncio.wait_for(self._reply_changed.wait(), deadline - loop.time())
+            except TimeoutError:
+                return False
+        return not self.ended.is_set()
+
     async def transfer(self, target: str, reason: str) -> None:
         """REFER the caller to `target` once the hand-over sentence has been played."""
         started = asyncio.get_running_loop().time()
-        await self.transport.wait_until_quiet()
+        played = await self._wait_reply_played(self.res.settings.transfer.reply_played_timeout_s)
         if self.ended.is_set():
             return
+        if not played:
+            logger.warning(f"{self.state.call_id}: hand-over sentence not confirmed played; "
+                           "transferring anyway")
         answer = await self._request("REFER", [
             ("refer-to", f"<{target}>"), ("referred-by", f"<sip:agent@{self.local[0]}>"),
         ])
@@ -211,7 +243,7 @@ class SipCall:
             return
         self.state.publish(CallTransferred(
             call_id=self.state.call_id, reason=reason, target=target,
-            waited_s=round(asyncio.get_running_loop().time() - started, 3), reply_played=True,
+            waited_s=round(asyncio.get_running_loop().time() - started, 3), reply_played=played,
         ))
 
     # ---- our requests ----------------------------------------------------------------------

@@ -194,10 +194,11 @@ class SipEndpoint(asyncio.DatagramProtocol):
     # ---- events from the call's pipeline ---------------------------------------------------
 
     def _on_event(self, event: CallEvent) -> None:
-        if not isinstance(event, TransferRequested):
-            return
         call = self.by_call_id.get(event.call_id)
         if call is None:
+            return
+        call.on_event(event)
+        if not isinstance(event, TransferRequested):
             return
         target = self.res.settings.transfer.sip_uri
         if target and self.settings.refer and call.trunk_allows_refer:

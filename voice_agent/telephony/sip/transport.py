@@ -13,7 +13,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
     InputAudioRawFrame,
@@ -182,7 +181,6 @@ class SipOutputTransport(BaseOutputTransport):
                 self._next_at = now
             await asyncio.sleep(max(0.0, self._next_at - now))
             media.send(chunk)
-            self._transport.last_audio_at = time.monotonic()
             self._next_at += FRAME_S
         return True
 
@@ -208,7 +206,6 @@ class SipTransport(BaseTransport):
         super().__init__()
         self.media = media
         self.state = state
-        self.last_audio_at = 0.0
         params = TransportParams(
             audio_in_enabled=True, audio_out_enabled=True,
             audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,
@@ -222,13 +219,3 @@ class SipTransport(BaseTransport):
 
     def output(self) -> SipOutputTransport:
         return self._output
-
-    async def wait_until_quiet(self, quiet_s: float = 0.5, timeout_s: float = 15.0) -> None:
-        """Until our audio has stopped (e.g. the hand-over sentence has been played)."""
-        deadline = time.monotonic() + timeout_s
-        await asyncio.sleep(quiet_s)
-        while time.monotonic() < deadline:
-            if time.monotonic() - self.last_audio_at >= quiet_s:
-                return
-            await asyncio.sleep(0.05)
-        logger.debug(f"{self.state.call_id}: still talking after {timeout_s}s")
