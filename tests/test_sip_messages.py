@@ -233,6 +233,46 @@ def _endpoint_with_no_free_line():
     return endpoint
 
 
+def _answers(endpoint) -> list[int]:
+    codes = [parse(data).status for data, _ in endpoint._udp.datagrams]
+    endpoint._udp.datagrams.clear()
+    return codes
+
+
+def test_the_endpoint_refuses_before_any_call_exists():
+    """Without models: who gets 403, 486, 488, 400, 481, 405 and who gets nothing."""
+    endpoint = _endpoint_with_no_free_line()
+    trunk, stranger = ("192.0.2.10", 5060), ("198.51.100.7", 5060)
+    endpoint._received(invite(), stranger)
+    assert _answers(endpoint) == [403]
+    endpoint._received(invite(), trunk)
+    assert _answers(endpoint) == [486]  # max_calls 0: every line busy
+    endpoint.settings.max_calls = 5
+    endpoint._received(invite(SDP_OFFER.replace("8 0 101", "8 101")), trunk)
+    assert _answers(endpoint) == [488]
+    endpoint._received(invite("v=0\r\nm=audio 1 RTP/SAVP 0\r\n"), trunk)
+    assert _answers(endpoint) == [488]
+    endpoint._received(invite().replace(b"Max-Forwards: 70", b"junk"), trunk)
+    assert _answers(endpoint) == [400]
+    endpoint._received(invite().replace(b"Max-Forwards: 70", b"junk"), stranger)
+    assert _answers(endpoint) == []  # a stranger's garbage is not even answered
+    bye = invite().replace(b"INVITE sip", b"BYE sip").replace(b"314159 INVITE", b"2 BYE")
+    endpoint._received(bye, trunk)
+    assert _answers(endpoint) == [481]
+    options = invite().replace(b"INVITE sip", b"OPTIONS sip").replace(b"314159 INVITE",
+                                                                      b"1 OPTIONS")
+    endpoint._received(options, trunk)
+    assert _answers(endpoint) == [200]
+    message = invite().replace(b"INVITE sip", b"MESSAGE sip").replace(b"314159 INVITE",
+                                                                      b"1 MESSAGE")
+    endpoint._received(message, trunk)
+    assert _answers(endpoint) == [405]
+    endpoint._received(b"\r\n\r\n", trunk)  # keep-alive
+    endpoint._received(b"SIP/2.0 200 OK\r\n\r\n", trunk)
+    assert _answers(endpoint) == []
+    assert endpoint.calls == {}
+
+
 @FUZZ
 @given(mutated_invites(), st.sampled_from(["192.0.2.10", "198.51.100.7"]))
 def test_fuzz_the_endpoint_answers_every_datagram_with_valid_sip_or_not_at_all(data, ip):
