@@ -3,6 +3,8 @@ raises our own parse errors (hypothesis fuzzes mutated and random datagrams)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -308,3 +310,11 @@ def test_fuzz_random_rtp_only_raises_rtp_errors(data):
         parse_telephone_event(pkt.payload)
     except RtpError:
         pass
+
+
+async def test_no_free_rtp_port_is_a_503():
+    endpoint = _endpoint_with_no_free_line()
+    endpoint.settings.max_calls, endpoint.settings.rtp_port_max = 5, 0  # an empty port range
+    endpoint._received(invite(), ("192.0.2.10", 5060))
+    await asyncio.wait(endpoint._tasks, timeout=5)
+    assert _answers(endpoint) == [100, 503] and endpoint.calls == {}
