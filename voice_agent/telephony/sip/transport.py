@@ -27,6 +27,7 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from voice_agent.audio import PHONE_FRAME_BYTES, PHONE_RATE, resample, ulaw_decode, ulaw_encode
 from voice_agent.events import DtmfPressed
 from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.frames import MarkEchoFrame
 from voice_agent.telephony.sip.rtp import DtmfDetector, Packetiser, RtpError, parse_rtp
 
 FRAME_S = 0.02
@@ -193,8 +194,6 @@ class SipOutputTransport(BaseOutputTransport):
             self.create_task(self._echo_mark(message["mark"]["name"], delay))
 
     async def _echo_mark(self, name: str, delay: float) -> None:
-        from voice_agent.pipeline.frames import MarkEchoFrame  # marks come from the playout stage
-
         await asyncio.sleep(delay)
         await self._transport.input().push_frame(MarkEchoFrame(name))
 
