@@ -43,6 +43,7 @@ class MediaStats:
     ignored_payload: int = 0
     malformed: int = 0
     dtmf: int = 0
+    overflow: int = 0  # dropped because the pipeline had 500 packets (10 s) waiting
 
 
 class RtpMedia(asyncio.DatagramProtocol):
@@ -101,7 +102,7 @@ class RtpMedia(asyncio.DatagramProtocol):
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:  # the pipeline is stalled: drop rather than grow
-            self.stats.malformed += 1
+            self.stats.overflow += 1
 
     def send(self, ulaw: bytes) -> None:
         if self._udp is not None and not self._udp.is_closing():
