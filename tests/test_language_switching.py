@@ -184,3 +184,41 @@ async def test_dtmf_2_switches_a_twilio_call_to_spanish(fresh_resources):
     assert replies[0][1:] == ("es", es.phrase("language_switched"))
     assert replies[-1][1:] == ("es", es.answers["opening_hours"])
     assert switches == [("en", "es", "dtmf")]
+
+
+@pytest.mark.slow
+async def test_after_a_switch_the_new_language_speaks_with_its_own_coqui_voice(
+    fresh_resources, tmp_path,
+):
+    """Spanish is voiced by Coqui (a tiny random-weight VITS): nothing loads it while the call
+    is English; the Spanish answers after the request are synthesised through it."""
+    import dataclasses
+
+    from voice_agent.audio import is_silent
+    from voice_agent.config import VoiceSettings
+    from voice_agent.speech import Synthesizer
+    from voice_agent.tts_engines.tiny_vits import build_tiny_vits
+
+    folder = build_tiny_vits(tmp_path / "tiny-vits-es")
+    tts = fresh_resources.settings.tts.model_copy(deep=True)
+    tts.voices["es"] = VoiceSettings(engine="coqui", voice=str(folder))
+    res = dataclasses.replace(fresh_resources,
+                              synthesizer=Synthesizer(tts, fresh_resources.registry))
+    res.greeting_audio("en")  # as the server's warm-up does
+    coqui_loaded = lambda: any(str(folder) in key for key in res.registry.loaded())  # noqa: E731
+    assert not coqui_loaded()
+
+    from voice_agent.simulate import simulate_call
+
+    events = EventRecorder(res.bus)
+    wavs = [fixture_wav("en_continue_in_spanish"), fixture_wav("es_return")]
+    result = await simulate_call(res, wavs, realtime=False, out_dir=tmp_path / "out")
+    replies, switches = replies_and_switches(events, result.call_id)
+    assert switches == [("en", "es", "request")]
+    assert [lang for _, lang, _ in replies] == ["es", "es"]
+    assert coqui_loaded()  # the Spanish voice was Coqui's
+    from voice_agent.audio import read_wav
+
+    for turn in result.turns:
+        audio, rate = read_wav(turn.bot_audio)
+        assert rate == 8000 and not is_silent(audio)
