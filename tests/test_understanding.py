@@ -32,6 +32,9 @@ def call(kb):
 @pytest.mark.parametrize("text, lang, number", [
     ("where is my order one zero zero one", "en", "1001"),
     ("order number 1002 please", "en", "1002"),
+    ("Sorry, what is the status of order 1,002?", "en", "1002"),  # a group separator
+    ("Wo ist Bestellung 1.003?", "de", "1003"),
+    ("Can I pay 29.99 by card?", "en", None),  # an amount
     ("order number one thousand and four", "en", "1004"),
     ("¿Dónde está mi pedido mil uno?", "es", "1001"),
     ("Wo ist meine Bestellung tausendzwei?", "de", "1002"),

@@ -70,8 +70,9 @@ class BargeInSettings(BaseModel):
     resolve_timeout_secs: float = 3.0  # a paused answer with no verdict by then resumes
     playout_lead_secs: float = 0.08  # bot audio handed to the transport ahead of real time
     echo_correlation: float = 0.5  # inbound vs recent bot audio above this → own echo
+    echo_max_level: float = 0.35  # …and at most this loud against it (echo loss ≥ 9 dB)
     echo_max_delay_secs: float = 0.8  # longest echo path (transport + network + handset)
-    echo_window_secs: float = 0.3  # inbound audio compared with the bot's
+    echo_window_secs: float = 0.6  # inbound audio compared with the bot's
     backchannels: dict[str, list[str]] = {}  # per language: words that never interrupt
     min_words: int = 2  # a short sound over the bot interrupts with this many words…
     stop_words: dict[str, list[str]] = {}  # …or one of these

@@ -74,7 +74,9 @@ async def _keep_line_open(call: SimulatedCall, until: float) -> None:
         await call.send_silence(0.02)
 
 
-async def ask_and_wait_for_answer(call: SimulatedCall, question: Path, timeout: float = 20) -> float:
+async def ask_and_wait_for_answer(
+    call: SimulatedCall, question: Path, timeout: float = 20
+) -> float:
     """Ask; return when the agent's answer starts (monotonic), keeping the line open."""
     pcm = phone_line_pcm(question)
     sent = time.monotonic()

@@ -133,7 +133,9 @@ def extract_order_number(text: str, lang: str) -> str | None:
         found = _zh_order_number(text)
         if found or lang == "zh":
             return found
+    # Whisper writes "one zero zero two" as "1,002" (a group separator: three digits follow);
     # "29.99" or "3,50" is an amount, not digits to join
+    text = re.sub(r"(?<![\d.,])(\d{1,3})[.,](\d{3})(?![\d.,])", r"\1\2", text)
     folded = _fold(re.sub(r"(?<=\d)[.,](?=\d)", " _ ", text))
     tokens = folded.split()
     for run in _digit_runs(tokens, DIGIT_WORDS.get(lang, {})):

@@ -20,6 +20,7 @@ import re
 import time
 from collections import deque
 
+from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
@@ -31,9 +32,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.config import BargeInSettings
 from voice_agent.events import BargeIn, FalseInterruption
-from voice_agent.pipeline.echo import echo_correlation
+from voice_agent.pipeline.echo import echo_match
 
 ECHO_RECHECK_S = 0.1
+ECHO_BREAK_CHECKS = 2  # rechecks in a row that find no echo: the caller is talking over it
 VOICED_NOW_S = 0.1
 _WORD = re.compile(r"[\w']+|[\u4e00-\u9fff]", re.UNICODE)
 
@@ -74,6 +76,7 @@ class BargeInDetector(FrameProcessor):
         self._inbound: deque[tuple[float, bytes]] = deque(maxlen=100)  # last ~2 s
         self._echo_segment = False
         self._echo_checked_at = 0.0
+        self._not_echo_streak = 0
         self._speaking = False
         self._onset: float | None = None  # caller onset of a pending (unconfirmed) interruption
         self._awaiting_transcript = False
@@ -112,7 +115,9 @@ class BargeInDetector(FrameProcessor):
         inbound = b"".join(pcm for at, pcm in self._inbound if at >= now - window)
         since = now - window - self._s.echo_max_delay_secs
         reference = self._state.playout.reference_audio(since)
-        return echo_correlation(inbound, reference) >= self._s.echo_correlation
+        score, level = echo_match(inbound, reference)
+        logger.debug(f"{self._state.call_id}: echo correlation {score:.2f} level {level:.2f}")
+        return score >= self._s.echo_correlation and level <= self._s.echo_max_level
 
     async def _on_speech_start(self) -> bool:
         playout = self._state.playout
@@ -121,6 +126,7 @@ class BargeInDetector(FrameProcessor):
             return True
         if self._is_echo():
             self._echo_segment = True
+            self._not_echo_streak = 0
             self._echo_checked_at = time.monotonic()
             return False
         self._speaking = True
@@ -140,7 +146,8 @@ class BargeInDetector(FrameProcessor):
         self._inbound.append((now, frame.audio))
         if self._echo_segment and now - self._echo_checked_at >= ECHO_RECHECK_S:
             self._echo_checked_at = now
-            if not self._is_echo():  # the caller started talking over the echo
+            self._not_echo_streak = 0 if self._is_echo() else self._not_echo_streak + 1
+            if self._not_echo_streak >= ECHO_BREAK_CHECKS:  # the caller talks over the echo
                 self._echo_segment = False
                 self._speaking = True
                 await self.push_frame(VADUserStartedSpeakingFrame())

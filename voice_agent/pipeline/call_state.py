@@ -58,6 +58,7 @@ class CallState:
     playout_controller: Any = None  # the PlayoutController of this call, once started
     bargein: Any = None  # the BargeInDetector of this call
     last_heard: tuple[int, str] | None = None  # (turn, text) of the last answer cut short
+    replies: dict[int, str] = field(default_factory=dict)  # turn → the agent's full answer
     end_reason: str | None = None
     # the call's language policy (pipeline/language.py): switch(to, reason) for DTMF and requests
     language_policy: Any = None

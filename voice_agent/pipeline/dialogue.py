@@ -137,6 +137,8 @@ class DialogueProcessor(FrameProcessor):
             how = "dtmf" if reason.startswith("dtmf") else "request"
             state.language_policy.switch(reply.language, how)
         self._ctx.add_bot_turn(state.turn, reply.text)
+        state.replies = {**{t: r for t, r in state.replies.items() if t >= state.turn - 3},
+                         state.turn: reply.text}
         state.publish(BotReply(
             call_id=state.call_id, turn=state.turn, text=reply.text, language=reply.language,
         ))

@@ -84,9 +84,18 @@ class Playout:
         now = time.monotonic() if now is None else now
         return self.speaking(now) or now - self.play_end < within_s
 
-    def reference_audio(self, since: float) -> bytes:
-        """Bot audio (8 kHz PCM) released since `since`, oldest first."""
-        return b"".join(pcm for at, pcm in self.reference if at >= since)
+    def reference_audio(self, since: float, until: float | None = None) -> bytes:
+        """The bot's audio (8 kHz PCM) as released between `since` and `until`, on a timeline:
+        the quiet between answers is there as silence, so an echo's contour can match it."""
+        until = time.monotonic() if until is None else until
+        out = bytearray(int((until - since) * PHONE_RATE) * 2)
+        for at, pcm in self.reference:
+            pos = int((at - since) * PHONE_RATE) * 2
+            if pos + len(pcm) <= 0 or pos >= len(out):
+                continue
+            lo = max(0, -pos)
+            out[pos + lo : pos + len(pcm)] = pcm[lo : len(out) - pos]
+        return bytes(out)
 
     def pause(self) -> None:
         if self.paused_at is None:
@@ -224,9 +233,11 @@ class PlayoutController(FrameProcessor):
             turn = pending[0].turn
             cut = [s for s in pending if s.turn == turn]
             heard = heard_text(cut, cut_at, p.lead_s)
+            said = " ".join(s.text for s in cut if s.text)
+            full = self._state.replies.get(turn, said)  # sentences TTS never reached count too
             self._state.publish(ReplyPlayed(
-                call_id=self._state.call_id, turn=turn,
-                text=" ".join(s.text for s in cut if s.text), heard_text=heard, interrupted=True,
+                call_id=self._state.call_id, turn=turn, text=full, heard_text=heard,
+                interrupted=True,
             ))
             self._state.last_heard = (turn, heard)
         self._replies, self._by_mark, self._open = {}, {}, None

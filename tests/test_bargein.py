@@ -1,0 +1,206 @@
+"""Barge-in call scripts: the caller talks over the agent (real server, simulated Twilio that
+plays Twilio's part for `mark` and `clear`), plus the rules behind the verdicts."""
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from voice_agent.bench.bargein import (
+    QUESTION,
+    _keep_line_open,
+    ask_and_wait_for_answer,
+    bargein_fixtures,
+    run_trial,
+)
+from voice_agent.config import load_settings
+from voice_agent.events import (
+    BargeIn,
+    BotReply,
+    CallerTurn,
+    CallStarted,
+    DtmfPressed,
+    EventRecorder,
+    FalseInterruption,
+    ReplyPlayed,
+    TransferRequested,
+)
+from voice_agent.kb import configured_knowledge_base
+from voice_agent.nlu.baseline import Understanding
+from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
+from voice_agent.pipeline.bargein import interrupts, is_backchannel
+from voice_agent.pipeline.echo import echo_correlation
+from voice_agent.pipeline.playout import SpokenSentence, heard_text
+from voice_agent.server import running_server
+from voice_agent.telephony.sim_client import SimulatedCall
+
+from conftest import TEST_AUTH_TOKEN
+
+BARGEIN = load_settings(env={}).bargein
+
+
+@pytest.mark.parametrize("text,language", [
+    ("Uh-huh.", "en"), ("Okay, okay.", "en"), ("Mm-hmm", "en"), ("Sí, sí.", "es"),
+    ("D'accord.", "fr"), ("Genau.", "de"), ("嗯。", "zh"),
+])
+def test_backchannels_in_every_language_do_not_interrupt(text, language):
+    assert is_backchannel(text, language, BARGEIN)
+    assert not interrupts(text, language, BARGEIN)
+
+
+@pytest.mark.parametrize("text,language,expected", [
+    ("Ow.", "en", False),  # Whisper's rendering of an "uh-huh": one stray word
+    ("C", "es", False),
+    ("Stop.", "en", True),  # a stop word is enough
+    ("Espera.", "es", True),
+    ("等等", "zh", True),
+    ("What about my order?", "en", True),
+    ("Nein, warten Sie", "de", True),
+])
+def test_a_short_sound_interrupts_only_with_a_stop_word_or_real_words(text, language, expected):
+    assert interrupts(text, language, BARGEIN) is expected
+
+
+def test_the_bots_own_echo_correlates_and_a_caller_over_it_does_not():
+    rng = np.random.default_rng(7)
+    bot = (rng.standard_normal(8800) * 3000).astype(np.int16)
+    echo = (bot[1200:3600] * 0.1).astype(np.int16)  # 150 ms late, -20 dB
+    caller = (rng.standard_normal(2400) * 3000).astype(np.int16)
+    assert echo_correlation(echo.tobytes(), bot.tobytes()) > 0.9
+    talking_over = (caller + echo).astype(np.int16)
+    assert echo_correlation(talking_over.tobytes(), bot.tobytes()) < BARGEIN.echo_correlation
+    assert echo_correlation(b"", bot.tobytes()) == 0.0
+
+
+def test_heard_text_is_the_echoed_sentences_plus_the_played_share_of_the_cut_one():
+    first = SpokenSentence(1, "We're open Monday to Friday.", "m1", audio_s=2.0, heard=True)
+    cut = SpokenSentence(1, "Saturday from nine to five.", "m2", audio_s=2.0, first_release=10.0)
+    # cut 1 s into a 2 s sentence: half of its words were heard
+    assert heard_text([first, cut], cut_at=11.0, lead_s=0.0) == (
+        "We're open Monday to Friday. Saturday from"
+    )
+    assert heard_text([cut], cut_at=9.0, lead_s=0.0) == ""
+
+
+def test_a_cancellation_question_cut_before_its_end_cannot_be_confirmed_with_yes(settings):
+    kb = configured_knowledge_base(settings)
+    policy, ctx = DialoguePolicy(kb, 0.5), DialogueContext()
+    asked = policy.respond(Understanding("cancel_order", 0.9, "en", {"order_number": "1002"},
+                                         text="cancel order 1002"), ctx)
+    assert ctx.awaiting_cancel_confirm == "1002" and "?" in asked.text
+    ctx.add_bot_turn(1, asked.text)
+    ctx.truncate_bot_turn(1, "Just to confirm, would you like")  # the caller cut in here
+    assert ctx.bot_turns[-1] == {"turn": 1, "text": "Just to confirm, would you like",
+                                 "interrupted": True}
+    reply = policy.respond(Understanding("affirm", 0.9, "en", {}, text="yes"), ctx)
+    assert "1002" not in reply.text  # no cancellation on a yes to an unheard question
+    assert "1002" not in ctx.cancelled_orders
+
+
+def fixture(fid: str) -> dict:
+    return next(f for f in bargein_fixtures() if f["id"] == fid)
+
+
+def ws_url(base: str) -> str:
+    return base.replace("http", "ws", 1) + "/media"
+
+
+async def _ready_call(res, base, **kw) -> SimulatedCall:
+    call = SimulatedCall(ws_url(base), auth_token=TEST_AUTH_TOKEN, **kw)
+    await call.__aenter__()
+    assert await call.wait_quiet(call.start_sent_at, timeout=15)  # the greeting has played
+    return call
+
+
+@pytest.mark.slow
+async def test_caller_cuts_in_asking_about_order_1002_and_gets_that_answer(fresh_resources):
+    res = fresh_resources
+    events = EventRecorder(res.bus)
+    hours = res.kb.pack("en").answers["opening_hours"]
+    async with running_server(res.settings, res) as (base, _):
+        call = await _ready_call(res, base)
+        try:
+            trial = await run_trial(call, events, fixture("en_interrupt_order_1002"), 1.5)
+        finally:
+            await call.__aexit__(None)
+    assert trial.barged_in and trial.onset_to_clear_s is not None
+    clear_at = call.cleared_at[0]
+    # no audio of the old answer after the clear: the next voice is the new answer, which
+    # needs the caller's turn transcribed and understood first
+    next_voice = call.first_voiced_after(clear_at)
+    assert next_voice is not None and next_voice - clear_at > 0.3
+    assert events.of(BargeIn)[0].cause == "speech"
+    cut = [e for e in events.of(ReplyPlayed) if e.interrupted]
+    assert len(cut) == 1 and cut[0].text == hours
+    assert cut[0].heard_text and hours.startswith(cut[0].heard_text)
+    assert len(cut[0].heard_text) < len(hours)
+    replies = [e.text for e in events.of(BotReply)]
+    assert replies[0] == hours and "1002" in replies[1]
+
+
+@pytest.mark.slow
+async def test_an_uh_huh_and_a_cough_pause_the_answer_but_do_not_stop_it(fresh_resources):
+    res = fresh_resources
+    events = EventRecorder(res.bus)
+    hours = res.kb.pack("en").answers["opening_hours"]
+    async with running_server(res.settings, res) as (base, _):
+        call = await _ready_call(res, base)
+        try:
+            backchannel = await run_trial(call, events, fixture("en_bc_uh_huh"), 1.5)
+            cough = await run_trial(call, events, fixture("noise_cough"), 2.5)
+        finally:
+            await call.__aexit__(None)
+    for trial in (backchannel, cough):
+        assert not trial.barged_in and trial.onset_to_clear_s is None, trial
+    assert call.cleared_at == []  # no `clear` ever went to Twilio
+    assert not events.of(BargeIn)
+    played = [e for e in events.of(ReplyPlayed) if e.turn > 0]
+    assert len(played) == 2 and all(not e.interrupted and e.heard_text == hours for e in played)
+    # the uh-huh paused the answer for a moment: a verdict was reached and it went on
+    if events.of(FalseInterruption):
+        assert all(e.kind in ("backchannel", "noise") for e in events.of(FalseInterruption))
+    assert [e.transcript for e in events.of(CallerTurn)] == [
+        e.transcript for e in events.of(CallerTurn) if "hours" in e.transcript.lower()
+    ]  # neither sound became a caller turn
+
+
+@pytest.mark.slow
+async def test_the_agents_own_echo_on_a_speakerphone_does_not_interrupt_it(fresh_resources):
+    res = fresh_resources
+    events = EventRecorder(res.bus)
+    async with running_server(res.settings, res) as (base, _):
+        call = await _ready_call(res, base, echo_gain=0.1)  # -20 dB, 150 ms late
+        try:
+            trial = await run_trial(call, events, None, 0.0)
+        finally:
+            await call.__aexit__(None)
+    assert not trial.barged_in and call.cleared_at == []
+    turns = events.of(CallerTurn)
+    assert len(turns) == 1 and "hours" in turns[0].transcript.lower()
+    played = [e for e in events.of(ReplyPlayed) if e.turn == 1]
+    assert played and not played[0].interrupted
+
+
+@pytest.mark.slow
+async def test_pressing_0_during_an_answer_interrupts_and_asks_for_an_operator(fresh_resources):
+    res = fresh_resources
+    events = EventRecorder(res.bus)
+    async with running_server(res.settings, res) as (base, _):
+        call = await _ready_call(res, base)
+        try:
+            start = await ask_and_wait_for_answer(call, QUESTION)
+            await _keep_line_open(call, start + 1.0)
+            pressed = time.monotonic()
+            await call.send_dtmf("0")
+            await _keep_line_open(call, pressed + 3.0)
+        finally:
+            await call.__aexit__(None)
+    assert call.cleared_at and call.cleared_at[0] - pressed < 1.0
+    call_id = events.of(CallStarted)[0].call_id
+    assert events.of(BargeIn, call_id)[0].cause == "dtmf"
+    dtmf = events.of(DtmfPressed, call_id)
+    assert [(d.digit, d.action) for d in dtmf] == [("0", "operator")]
+    assert events.of(TransferRequested, call_id)[0].reason == "dtmf:0"
+    assert events.of(BotReply, call_id)[-1].text == res.kb.pack("en").phrase("transfer")
+    await asyncio.sleep(0)
