@@ -70,6 +70,20 @@ def sound(name: str) -> np.ndarray:
     return np.concatenate([pad, x, np.zeros(int(0.2 * RATE))])
 
 
+def _quiet_point(x: np.ndarray, fraction: float) -> int:
+    """The quietest 10 ms between words nearest to `fraction` of the voiced span: where a
+    pause can go without cutting a word (the prosody stays mid-sentence)."""
+    frame = RATE // 100
+    energy = np.array([np.sqrt(np.mean(x[i : i + frame] ** 2))
+                       for i in range(0, x.size - frame, frame)])
+    voiced = np.flatnonzero(energy > 0.02)
+    lo, hi = voiced[0], voiced[-1]
+    target = lo + fraction * (hi - lo)
+    window = range(int(target - 25), int(target + 25))
+    best = min((i for i in window if lo < i < hi), key=lambda i: energy[i] + abs(i - target) * 1e-4)
+    return best * frame
+
+
 def _write(path: Path, x: np.ndarray) -> None:
     from voice_agent.audio import write_wav
 
@@ -83,6 +97,15 @@ def render(entry: dict[str, Any], tmp: Path) -> Path:
     out = OUT / f"{entry['id']}.wav"
     if entry["kind"] == "noise":
         _write(out, sound(entry["sound"]))
+        return out
+    if "pause_at" in entry:  # one sentence said in one breath, a pause cut into it
+        path = generate_speech({**entry, "id": f"_{entry['id']}"}, tmp)
+        pcm, _ = read_wav(path)
+        path.unlink()
+        x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64) / 32768
+        at = _quiet_point(x, entry["pause_at"])
+        gap = np.zeros(int(entry["pause_s"] * RATE))
+        _write(out, np.concatenate([x[:at], gap, x[at:]]))
         return out
     texts = entry["text"] if isinstance(entry["text"], list) else [entry["text"]]
     pieces = []

@@ -42,7 +42,7 @@ BARGEIN = load_settings(env={}).bargein
 
 @pytest.mark.parametrize("text,language", [
     ("Uh-huh.", "en"), ("Okay, okay.", "en"), ("Mm-hmm", "en"), ("Sí, sí.", "es"),
-    ("D'accord.", "fr"), ("Genau.", "de"), ("嗯。", "zh"),
+    ("D'accord.", "fr"), ("D’accord.", "fr"), ("Genau.", "de"), ("嗯。", "zh"),
 ])
 def test_backchannels_in_every_language_do_not_interrupt(text, language):
     assert is_backchannel(text, language, BARGEIN)

@@ -371,5 +371,21 @@ def bench_language(
     console.print(asyncio.run(run_language_bench(load_settings(config), sentences, write)))
 
 
+@bench_app.command("bargein")
+def bench_bargein(
+    offsets: str = typer.Option("1.0,3.0", help="seconds into the answer the caller cuts in"),
+    echo_trials: int = typer.Option(3, help="answers played back as -20 dB echo"),
+    turn_end: bool = typer.Option(True, help="also compare end-of-turn settings on pauses"),
+    write: bool = typer.Option(True, help="append the results to docs/benchmarks.md"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Interruptions, backchannels, noises and echo over the real WebSocket; end of turn."""
+    from voice_agent.bench.bargein_report import run_bargein_report
+
+    _quiet_logs()
+    at = [float(x) for x in offsets.split(",") if x.strip()]
+    console.print(run_bargein_report(load_settings(config), at, echo_trials, turn_end, write))
+
+
 if __name__ == "__main__":
     app()

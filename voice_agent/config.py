@@ -78,6 +78,15 @@ class BargeInSettings(BaseModel):
     stop_words: dict[str, list[str]] = {}  # …or one of these
 
 
+class TurnSettings(BaseModel):
+    """When the caller's turn is over (docs/bargein.md, "End of turn")."""
+
+    detector: Literal["vad", "smart_turn"] = "vad"
+    smart_turn_vad_stop_secs: float = 0.2  # with smart_turn: silence that asks the model
+    smart_turn_threshold: float = 0.5  # model probability of "finished" that ends the turn
+    max_pause_secs: float = 2.0  # a held (unfinished-sounding) turn ends after this silence
+
+
 class DtmfSettings(BaseModel):
     # digit → action: operator | repeat | goodbye | language:<code>
     actions: dict[str, str] = {"0": "operator", "2": "language:es", "9": "repeat"}
@@ -205,6 +214,7 @@ class Settings(BaseModel):
     tts: TTSSettings = TTSSettings()
     dialogue: DialogueSettings = DialogueSettings()
     bargein: BargeInSettings = BargeInSettings()
+    turn: TurnSettings = TurnSettings()
     dtmf: DtmfSettings = DtmfSettings()
     knowledge_base_dir: Path = Path("config/kb")
     orders_file: Path = Path("config/orders.yaml")

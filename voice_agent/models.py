@@ -248,6 +248,13 @@ class ModelRegistry:
 
         return self._once(f"gemma:{self.settings.dialogue.device}", load)
 
+    def smart_turn(self):
+        """pipecat's bundled Smart Turn v3 end-of-turn model (ONNX, inside pipecat-ai)."""
+        from voice_agent.audio import PHONE_RATE
+        from voice_agent.pipeline.turn_end import SmartTurnModel
+
+        return self._once("smart-turn-v3", lambda: SmartTurnModel(PHONE_RATE))
+
     def loaded(self) -> list[str]:
         return sorted(self._loaded)
 

@@ -24,7 +24,6 @@ from voice_agent.telephony.replay import phone_line_pcm
 from voice_agent.telephony.sim_client import SimulatedCall, last_voiced_offset
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
-DEBUG = False
 QUESTION = FIXTURES / "en_opening_hours.wav"  # its answer plays for about ten seconds
 
 
@@ -167,5 +166,41 @@ async def run_bench(res, offsets: list[float], kinds: tuple[str, ...], echo_tria
     return {"trials": [asdict(t) for t in trials], "summary": summarise(trials)}
 
 
-def main_async(res, offsets, kinds, echo_trials) -> dict:
-    return asyncio.run(run_bench(res, offsets, kinds, echo_trials))
+async def run_turn_end_bench(res, configs: list[tuple[str, dict]]) -> list[dict]:
+    """Callers pausing mid-sentence vs the end-of-turn settings: how often is a caller cut off
+    (one utterance answered as two turns), and what does waiting cost on ordinary turns?"""
+    from voice_agent.events import CallerTurn, TurnLatency
+    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.server import running_server
+
+    pauses = [bargein_wav(f["id"]) for f in bargein_fixtures() if f["kind"] == "pause"]
+    plain = [FIXTURES / f"{i}.wav" for i in ("en_opening_hours", "en_payment_paypal",
+                                                "en_order_status_1001")]
+    rows = []
+    for name, overrides in configs:
+        settings = res.settings.model_copy(update={
+            key: getattr(res.settings, key).model_copy(update=value)
+            for key, value in overrides.items()
+        })
+        run = SharedResources(settings=settings, bus=type(res.bus)(), registry=res.registry,
+                              kb=res.kb, understander=res.understander,
+                              synthesizer=res.synthesizer)
+        events = EventRecorder(run.bus)
+        cut_off = 0
+        async with running_server(settings, run) as (base, _):
+            url = base.replace("http", "ws", 1) + settings.server.media_path
+            async with SimulatedCall(url, auth_token=settings.twilio.auth_token) as call:
+                await call.wait_quiet(call.start_sent_at, timeout=15)
+                for wav in pauses:
+                    before = len(events.of(CallerTurn))
+                    await call.say(wav)
+                    await asyncio.sleep(1.0)
+                    cut_off += len(events.of(CallerTurn)) - before > 1
+                    await call.wait_quiet(time.monotonic() - 1.5, timeout=20)
+                n_latency = len(events.of(TurnLatency))
+                for wav in plain:
+                    await call.say(wav)
+        latencies = [e.total_s for e in events.of(TurnLatency)[n_latency:]]
+        rows.append({"setting": name, "cut_off": (cut_off, len(pauses)),
+                     "latency_median_s": statistics.median(latencies) if latencies else None})
+    return rows

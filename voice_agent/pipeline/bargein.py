@@ -55,7 +55,7 @@ def interrupts(text: str, language: str, settings: BargeInSettings) -> bool:
 
 
 def _norm(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))  # D’accord = D'accord
 
 
 def is_backchannel(text: str, language: str, settings: BargeInSettings) -> bool:

@@ -35,6 +35,7 @@ from voice_agent.pipeline.latency import AudioOutTap, TurnEndTap
 from voice_agent.pipeline.playout import Playout, PlayoutController
 from voice_agent.pipeline.stt import SharedWhisperSTTService
 from voice_agent.pipeline.tts import CallTTSService
+from voice_agent.pipeline.turn_end import TurnCompletionGate
 from voice_agent.pipeline.vad import make_vad_analyzer
 from voice_agent.speech import Synthesizer
 
@@ -83,6 +84,8 @@ class SharedResources:
     def warm_up(self) -> None:
         """Load the models and pre-synthesise every language's greeting before the first call."""
         self.registry.whisper()
+        if self.settings.turn.detector == "smart_turn":
+            self.registry.smart_turn()
         for lang in self.settings.languages.allowed:
             spelled_numbers(lang)  # ~0.3 s per language, not during a caller's first turn
         for lang in self.settings.languages.allowed:
@@ -144,12 +147,16 @@ def build_call_pipeline(
 ) -> Pipeline:
     """One call's pipeline: per-call processors around the process-wide models."""
     s = res.settings
-    vad = make_vad_analyzer(s.vad)
+    smart = s.turn.detector == "smart_turn"
+    vad_settings = (s.vad.model_copy(update={"stop_secs": s.turn.smart_turn_vad_stop_secs})
+                    if smart else s.vad)
+    vad = make_vad_analyzer(vad_settings)
     return Pipeline([
         transport.input(),
         ListenTap(hub=res.listen, state=state, side="caller"),
         VADProcessor(vad_analyzer=vad),
         BargeInDetector(state=state, settings=s.bargein, vad_analyzer=vad),
+        TurnCompletionGate(settings=s.turn, model=res.registry.smart_turn() if smart else None),
         TurnEndTap(state=state, vad_analyzer=vad),
         SharedWhisperSTTService(model=res.registry.whisper(), settings=s.stt, state=state),
         DialogueProcessor(

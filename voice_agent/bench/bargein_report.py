@@ -1,0 +1,75 @@
+"""Runs `voice-agent bench bargein` and writes its section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import date
+
+from voice_agent.bench.bargein import run_bench, run_turn_end_bench
+from voice_agent.bench.latency import BENCHMARKS_MD, machine
+from voice_agent.config import Settings
+from voice_agent.pipeline.build import SharedResources
+
+KINDS = ("interrupt", "backchannel", "noise")
+TURN_END_CONFIGS = [
+    ("VAD stop 0.5 s (default)", {}),
+    ("VAD stop 0.8 s", {"vad": {"stop_secs": 0.8}}),
+    ("VAD stop 1.2 s", {"vad": {"stop_secs": 1.2}}),
+    ("Smart Turn v3 (VAD 0.2 s, max pause 2 s)", {"turn": {"detector": "smart_turn"}}),
+]
+
+
+def _ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def run_bargein_report(
+    settings: Settings, offsets: list[float], echo_trials: int, turn_end: bool, write: bool
+) -> str:
+    # the bench's own loopback server: its own webhook token, no public URL to sign against
+    twilio = settings.twilio.model_copy(
+        update={"auth_token": settings.twilio.auth_token or secrets.token_hex(16)})
+    server = settings.server.model_copy(update={"public_url": None})
+    settings = settings.model_copy(update={"twilio": twilio, "server": server})
+    res = SharedResources.load(settings)
+    res.warm_up()
+    result = asyncio.run(run_bench(res, offsets, KINDS, echo_trials))
+    s = result["summary"]
+    hit, total = s["true_detected"]
+    lines = [
+        f"### Barge-in over the WebSocket — {date.today().isoformat()}",
+        "",
+        f"Machine: {machine()}. Command: `voice-agent bench bargein`. The caller asks for the "
+        f"opening hours (a ~10 s answer) and plays each fixture of audio_fixtures/bargein.yaml "
+        f"{', '.join(f'{o:g}' for o in offsets)} s into the answer; {echo_trials} answer(s) "
+        "with the agent's own audio mixed back at -20 dB, 150 ms late. Client-side times.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| true barge-ins detected | {hit}/{total} |",
+        f"| onset → agent audio stops (pause), median | {_ms(s['onset_to_silence_median_s'])} |",
+        f"| onset → `clear`, median | {_ms(s['onset_to_clear_median_s'])} |",
+    ]
+    for kind, (false, n) in s["false_by_kind"].items():
+        lines.append(f"| false barge-ins, {kind} | {false}/{n} |")
+    lines.append(f"| false barge-in rate (all of the above) | {s['false_rate']:.1%} |")
+    missed = [t for t in result["trials"]
+              if (t["kind"] == "interrupt") != t["barged_in"]]
+    if missed:
+        lines += ["", "Wrong verdicts: " + ", ".join(
+            f"{t['fixture']}@{t['offset_s']:g}s" for t in missed) + "."]
+    if turn_end:
+        rows = asyncio.run(run_turn_end_bench(res, TURN_END_CONFIGS))
+        lines += ["", "End of turn: callers pausing mid-sentence (pause fixtures) cut off into "
+                  "two turns, and the response latency that setting costs on ordinary turns.",
+                  "", "| setting | callers cut off | response latency median (server) |",
+                  "|---|---|---|"]
+        for row in rows:
+            cut, n = row["cut_off"]
+            lines.append(f"| {row['setting']} | {cut}/{n} | {_ms(row['latency_median_s'])} |")
+    report = "\n".join(lines) + "\n"
+    if write:
+        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
+            f.write("\n" + report)
+    return report
