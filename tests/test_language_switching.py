@@ -222,3 +222,11 @@ async def test_after_a_switch_the_new_language_speaks_with_its_own_coqui_voice(
     for turn in result.turns:
         audio, rate = read_wav(turn.bot_audio)
         assert rate == 8000 and not is_silent(audio)
+
+
+def test_a_clear_first_answer_to_the_greeting_in_another_language_switches_at_once():
+    state, events = call_in("en")  # greeted in English; the caller answers in Spanish
+    assert state.language_policy.observe_turn("es", 0.98, audio_s=1.8) == "es"
+    later, _ = call_in("en")
+    later.language_policy.observe_turn("en", 0.99, audio_s=2.0)
+    assert later.language_policy.observe_turn("es", 0.98, audio_s=1.8) is None  # not the first

@@ -83,9 +83,10 @@ async def talk(fresh_resources, turns: list[tuple[str, str]]):
     events = EventRecorder(bus)
     state = fresh_resources.new_call_state("test")
     state.bus = bus
+    state.last_turn_audio_s = 2.0  # what STT reports for a short sentence
     stage = DialogueProcessor(
         understander=fresh_resources.understander, policy=fresh_resources.new_policy(),
-        languages=fresh_resources.settings.languages, state=state,
+        languages=fresh_resources.settings.languages, state=state, kb=fresh_resources.kb,
     )
     frames = [
         TranscriptionFrame(text, "caller", "", language=lang,

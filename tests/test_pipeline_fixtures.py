@@ -37,7 +37,9 @@ async def test_a_multilingual_caller_replayed_through_the_pipeline(fresh_resourc
         assert all(w in said for w in exp["expect_words"]), (fixture_id, turn.transcript)
         assert turn.language == exp["lang"], (fixture_id, turn.language)
         assert turn.intent == exp["intent"], (fixture_id, turn.intent, turn.transcript)
-        pack = res.kb.pack(exp["lang"])
+        # answered in the call's language: it follows the caller with hysteresis (a single
+        # unsure turn in another language is answered in the call's language)
+        pack = res.kb.pack(turn.reply_language)
         if exp.get("order_number"):
             assert turn.reply == res.kb.order_reply(pack, exp["order_number"])
         elif exp["intent"] != "order_status":
@@ -45,6 +47,8 @@ async def test_a_multilingual_caller_replayed_through_the_pipeline(fresh_resourc
         assert turn.latency_s is not None and turn.latency_s > 0
         audio, rate = read_wav(turn.bot_audio)
         assert rate == 8000 and len(audio) / 2 / rate > 1.0  # the answer was spoken
+    languages = [t.reply_language for t in result.turns]
+    assert languages[:4] == ["en"] * 4 and languages[5] == "es"  # followed into Spanish
     greeting, _ = read_wav(result.greeting_audio)
     assert len(greeting) / 16000 > 2.0
 

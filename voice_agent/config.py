@@ -31,6 +31,7 @@ class LanguageSettings(BaseModel):
     switch_consecutive_turns: int = 2  # this many turns in a row in another language → switch
     switch_single_turn_min_probability: float = 0.85  # one turn this sure …
     switch_single_turn_min_audio_s: float = 2.5  # … and this long switches at once
+    switch_first_turn_min_probability: float = 0.95  # the first counted turn: this sure
     stt_hint_weight: float = 3.0  # the call's language is favoured this much when decoding
 
     @field_validator("allowed")

@@ -28,6 +28,7 @@ class SimulatedTurn:
     confidence: float
     slots: dict
     reply: str
+    reply_language: str
     latency_s: float | None
     stt_s: float | None
     bot_audio: str | None
@@ -77,6 +78,7 @@ async def simulate_call(
             language_probability=c.language_probability,
             intent=i.intent if i else "", confidence=i.confidence if i else 0.0,
             slots=i.slots if i else {}, reply=r.text if r else "",
+            reply_language=r.language if r else "",
             latency_s=lat.total_s if lat else None, stt_s=lat.stt_s if lat else None,
             bot_audio=written.get(n),
         ))

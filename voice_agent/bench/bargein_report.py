@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import date
 
 from voice_agent.bench.bargein import run_bench, run_turn_end_bench
-from voice_agent.bench.latency import BENCHMARKS_MD, machine
+from voice_agent.bench.latency import BENCHMARKS_MD, loopback_settings, machine
 from voice_agent.config import Settings
 from voice_agent.pipeline.build import SharedResources
 
@@ -27,11 +26,7 @@ def _ms(seconds: float | None) -> str:
 def run_bargein_report(
     settings: Settings, offsets: list[float], echo_trials: int, turn_end: bool, write: bool
 ) -> str:
-    # the bench's own loopback server: its own webhook token, no public URL to sign against
-    twilio = settings.twilio.model_copy(
-        update={"auth_token": settings.twilio.auth_token or secrets.token_hex(16)})
-    server = settings.server.model_copy(update={"public_url": None})
-    settings = settings.model_copy(update={"twilio": twilio, "server": server})
+    settings = loopback_settings(settings)
     res = SharedResources.load(settings)
     res.warm_up()
     result = asyncio.run(run_bench(res, offsets, KINDS, echo_trials))

@@ -51,17 +51,22 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
 
 
+def loopback_settings(settings: Settings) -> Settings:
+    """A bench's own loopback server: its own webhook token, no public URL to sign against."""
+    twilio = settings.twilio.model_copy(
+        update={"auth_token": settings.twilio.auth_token or secrets.token_hex(16)})
+    server = settings.server.model_copy(update={"public_url": None})
+    return settings.model_copy(update={"twilio": twilio, "server": server})
+
+
 async def run_latency_bench(
     settings: Settings, fixtures: list[Path] | None, calls: int, write: bool
 ) -> str:
     wavs = fixtures or default_fixtures()
     if not wavs:
         raise SystemExit("no fixtures: run audio_fixtures/generate.py")
-    # the bench's own loopback server: its own webhook token, no public URL to sign against
-    twilio = settings.twilio.model_copy(
-        update={"auth_token": settings.twilio.auth_token or secrets.token_hex(16)})
-    server = settings.server.model_copy(update={"public_url": None})
-    settings = settings.model_copy(update={"twilio": twilio, "server": server})
+    settings = loopback_settings(settings)
+    twilio = settings.twilio
     res = SharedResources.load(settings)
     recorder = EventRecorder(res.bus)
     greetings, responses, unanswered = [], [], 0

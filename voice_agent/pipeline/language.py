@@ -77,6 +77,10 @@ class LanguagePolicy:
             probability >= s.switch_single_turn_min_probability
             and audio_s >= s.switch_single_turn_min_audio_s
         )
+        # the caller's first words answer a greeting in the default language, which was only
+        # a guess: a clear first turn in another language is followed at once
+        first = not any(o.counted for o in self.observations[:-1])
+        clear_single |= first and probability >= s.switch_first_turn_min_probability
         if clear_single or self._streak >= s.switch_consecutive_turns:
             self.switch(language, "detected")
             return language
