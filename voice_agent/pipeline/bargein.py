@@ -81,6 +81,9 @@ class BargeInDetector(FrameProcessor):
         self._onset: float | None = None  # caller onset of a pending (unconfirmed) interruption
         self._awaiting_transcript = False
         self._resumed = False  # a short sound ended: the answer goes on, verdict still pending
+        self._pending_audio_s = 0.0  # audio since the onset of a pending interruption
+        self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
+        self._prev_frame_at = 0.0
         self._timeout: asyncio.Task | None = None
         state.bargein = self
 
@@ -139,10 +142,15 @@ class BargeInDetector(FrameProcessor):
             self._onset = onset
             self._awaiting_transcript = False
             self._resumed = False
+            self._pending_audio_s = self._start_secs  # the VAD heard this much before starting
+            self._quiet_s = 0.0
             self._state.playout.pause()
 
     async def _on_audio(self, frame: InputAudioRawFrame) -> None:
         now = time.monotonic()
+        # the VAD (just upstream) marked speech while it handled this frame
+        voiced = (getattr(self._vad, "last_voiced_at", None) or 0.0) >= self._prev_frame_at
+        self._prev_frame_at = now
         self._inbound.append((now, frame.audio))
         if self._echo_segment and now - self._echo_checked_at >= ECHO_RECHECK_S:
             self._echo_checked_at = now
@@ -154,19 +162,21 @@ class BargeInDetector(FrameProcessor):
                 if self._state.playout.speaking():
                     self._begin(now - ECHO_RECHECK_S)
         if self.pending:
-            await self._follow_pending(now)
+            await self._follow_pending(len(frame.audio) / 2 / frame.sample_rate, voiced)
 
-    async def _follow_pending(self, now: float) -> None:
+    async def _follow_pending(self, seconds: float, voiced: bool) -> None:
         """Long speech interrupts; a sound that stops early lets the answer go on at once
-        (tentatively: its transcript may still turn out to be words, e.g. "stop")."""
-        last_voiced = getattr(self._vad, "last_voiced_at", None) or 0.0
-        voiced_now = now - last_voiced <= VOICED_NOW_S
-        if voiced_now and self._speaking and now - self._onset >= self._s.confirm_secs:
+        (tentatively: its transcript may still turn out to be words, e.g. "stop"). Counted in
+        audio time, not wall time: a stalled CPU must not stretch an "mm-hmm" into speech."""
+        self._pending_audio_s += seconds
+        self._quiet_s = 0.0 if voiced else self._quiet_s + seconds
+        talking = self._quiet_s <= VOICED_NOW_S
+        if talking and self._speaking and self._pending_audio_s >= self._s.confirm_secs:
             await self.interrupt("speech", self._onset)
-        elif voiced_now and self._resumed:
+        elif talking and self._resumed:
             self._resumed = False  # talking again: hold the answer again
             self._state.playout.pause()
-        elif not (voiced_now or self._resumed) and now - last_voiced >= self._s.resume_after_secs:
+        elif not (talking or self._resumed) and self._quiet_s >= self._s.resume_after_secs:
             self._resumed = True
             self._resume_playout()
 
