@@ -30,7 +30,7 @@ from voice_agent.kb import configured_knowledge_base
 from voice_agent.nlu.baseline import Understanding
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
 from voice_agent.pipeline.bargein import interrupts, is_backchannel
-from voice_agent.pipeline.echo import echo_correlation
+from voice_agent.pipeline.echo import echo_match
 from voice_agent.pipeline.playout import SpokenSentence, heard_text
 from voice_agent.server import running_server
 from voice_agent.telephony.sim_client import SimulatedCall
@@ -67,10 +67,10 @@ def test_the_bots_own_echo_correlates_and_a_caller_over_it_does_not():
     bot = (rng.standard_normal(8800) * 3000).astype(np.int16)
     echo = (bot[1200:3600] * 0.1).astype(np.int16)  # 150 ms late, -20 dB
     caller = (rng.standard_normal(2400) * 3000).astype(np.int16)
-    assert echo_correlation(echo.tobytes(), bot.tobytes()) > 0.9
+    assert echo_match(echo.tobytes(), bot.tobytes())[0] > 0.9
     talking_over = (caller + echo).astype(np.int16)
-    assert echo_correlation(talking_over.tobytes(), bot.tobytes()) < BARGEIN.echo_correlation
-    assert echo_correlation(b"", bot.tobytes()) == 0.0
+    assert echo_match(talking_over.tobytes(), bot.tobytes())[0] < BARGEIN.echo_correlation
+    assert echo_match(b"", bot.tobytes())[0] == 0.0
 
 
 def test_heard_text_is_the_echoed_sentences_plus_the_played_share_of_the_cut_one():

@@ -21,7 +21,11 @@ import yaml
 from voice_agent.config import REPO_ROOT
 from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
 from voice_agent.telephony.replay import phone_line_pcm
-from voice_agent.telephony.sim_client import SimulatedCall, last_voiced_offset
+from voice_agent.telephony.sim_client import (
+    SimulatedCall,
+    first_voiced_offset,
+    last_voiced_offset,
+)
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
 QUESTION = FIXTURES / "en_opening_hours.wav"  # its answer plays for about ten seconds
@@ -33,16 +37,6 @@ def bargein_fixtures() -> list[dict]:
 
 def bargein_wav(fixture_id: str) -> Path:
     return FIXTURES / "bargein" / f"{fixture_id}.wav"
-
-
-def first_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
-    from voice_agent.audio import is_silent
-
-    step = 320
-    for i in range(0, len(pcm16), step):
-        if not is_silent(pcm16[i : i + step], threshold_dbfs):
-            return i / 2 / 8000
-    return 0.0
 
 
 @dataclass

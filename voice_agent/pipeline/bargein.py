@@ -79,7 +79,6 @@ class BargeInDetector(FrameProcessor):
         self._not_echo_streak = 0
         self._speaking = False
         self._onset: float | None = None  # caller onset of a pending (unconfirmed) interruption
-        self._awaiting_transcript = False
         self._resumed = False  # a short sound ended: the answer goes on, verdict still pending
         self._pending_audio_s = 0.0  # audio since the onset of a pending interruption
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
@@ -106,7 +105,6 @@ class BargeInDetector(FrameProcessor):
                     self._echo_segment = False
                     return
                 if self.pending:
-                    self._awaiting_transcript = True
                     self._arm_timeout()
             elif isinstance(frame, InputDTMFFrame) and self._state.playout.speaking():
                 await self.interrupt("dtmf", time.monotonic())
@@ -140,7 +138,6 @@ class BargeInDetector(FrameProcessor):
     def _begin(self, onset: float) -> None:
         if self._onset is None:
             self._onset = onset
-            self._awaiting_transcript = False
             self._resumed = False
             self._pending_audio_s = self._start_secs  # the VAD heard this much before starting
             self._quiet_s = 0.0
@@ -199,7 +196,6 @@ class BargeInDetector(FrameProcessor):
     async def interrupt(self, cause: str, onset: float) -> None:
         """The caller did interrupt: clear the line and drop the rest of the answer."""
         self._onset = None
-        self._awaiting_transcript = False
         self._resumed = False
         await self.broadcast_interruption()
         self._state.publish(BargeIn(
@@ -215,7 +211,6 @@ class BargeInDetector(FrameProcessor):
             await self.interrupt("speech", self._onset)
             return True
         self._onset = None
-        self._awaiting_transcript = False
         heard_words = transcript.strip() and is_backchannel(transcript, language, self._s)
         kind = "backchannel" if heard_words else "noise"
         self._state.publish(FalseInterruption(

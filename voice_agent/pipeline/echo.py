@@ -41,6 +41,3 @@ def echo_match(inbound: bytes, reference: bytes) -> tuple[float, float]:
     level = float(np.sqrt(np.mean(x_raw**2) / max(np.mean(raw_spans[best] ** 2), 1e-9)))
     return float(corr[best]), level
 
-
-def echo_correlation(inbound: bytes, reference: bytes) -> float:
-    return echo_match(inbound, reference)[0]

@@ -69,7 +69,6 @@ class Playout:
     play_end: float = 0.0  # monotonic: when the released audio has finished at the caller
     queued_audio_s: float = 0.0  # held here, not yet released
     reference: deque[tuple[float, bytes]] = field(default_factory=lambda: deque(maxlen=200))
-    cleared_at: float | None = None
 
     @property
     def paused(self) -> bool:
@@ -244,7 +243,6 @@ class PlayoutController(FrameProcessor):
         p.queued_audio_s = 0.0
         p.play_end = min(p.play_end, time.monotonic())
         p.paused_at = None
-        p.cleared_at = time.monotonic()
         self._wakeup.set()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import deque
 
 import numpy as np
@@ -58,7 +57,6 @@ class TurnCompletionGate(FrameProcessor):
         self._audio_bytes = 0
         self._held: VADUserStoppedSpeakingFrame | None = None
         self._release: asyncio.Task | None = None
-        self.held_turns = 0  # stops held back (a pause mid-sentence), for the benchmark
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -76,7 +74,6 @@ class TurnCompletionGate(FrameProcessor):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             if not await self._finished():
                 self._held = frame
-                self.held_turns += 1
                 self._release = self.create_task(self._release_after_pause())
                 return
             self._trim(0.0)
@@ -97,9 +94,7 @@ class TurnCompletionGate(FrameProcessor):
         if not self._audio:
             return True
         pcm = b"".join(self._audio)
-        started = time.monotonic()
         probability = await asyncio.to_thread(self._model.completion_probability, pcm)
-        self.last_inference_s = time.monotonic() - started
         return probability >= self._s.smart_turn_threshold
 
     async def _release_after_pause(self) -> None:

@@ -68,14 +68,23 @@ async def post_webhook(url: str, form: dict[str, str], auth_token: str | None) -
             return body
 
 
+def _voiced_frame_starts(pcm16: bytes, threshold_dbfs: float) -> list[int]:
+    """Byte offsets of the voiced 20 ms frames of 8 kHz PCM."""
+    step = PHONE_FRAME_BYTES * 2
+    return [i for i in range(0, len(pcm16), step)
+            if not is_silent(pcm16[i : i + step], threshold_dbfs)]
+
+
 def last_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
     """Seconds from the start of the utterance to the end of its last voiced 20 ms frame."""
-    step = PHONE_FRAME_BYTES * 2
-    last = 0
-    for i in range(0, len(pcm16), step):
-        if not is_silent(pcm16[i : i + step], threshold_dbfs):
-            last = i + step
-    return last / 2 / 8000
+    voiced = _voiced_frame_starts(pcm16, threshold_dbfs)
+    return (voiced[-1] + PHONE_FRAME_BYTES * 2) / 2 / 8000 if voiced else 0.0
+
+
+def first_voiced_offset(pcm16: bytes, threshold_dbfs: float = -40.0) -> float:
+    """Seconds from the start of the utterance to its first voiced 20 ms frame."""
+    voiced = _voiced_frame_starts(pcm16, threshold_dbfs)
+    return voiced[0] / 2 / 8000 if voiced else 0.0
 
 
 @dataclass
