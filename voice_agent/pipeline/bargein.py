@@ -151,7 +151,11 @@ class BargeInDetector(FrameProcessor):
         self._inbound.append((now, frame.audio))
         if self._echo_segment and now - self._echo_checked_at >= ECHO_RECHECK_S:
             self._echo_checked_at = now
-            self._not_echo_streak = 0 if self._is_echo() else self._not_echo_streak + 1
+            # only voiced audio that is not echo means the caller talks: the quiet after an
+            # echo's last word (the VAD still counting its stop time) is not the caller
+            heard = now - (getattr(self._vad, "last_voiced_at", None) or 0.0) <= VOICED_NOW_S
+            caller = heard and not self._is_echo()
+            self._not_echo_streak = self._not_echo_streak + 1 if caller else 0
             if self._not_echo_streak >= ECHO_BREAK_CHECKS:  # the caller talks over the echo
                 self._echo_segment = False
                 self._speaking = True
