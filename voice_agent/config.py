@@ -66,6 +66,7 @@ class BargeInSettings(BaseModel):
     """When the caller may interrupt the bot, and how an interruption is told from noise."""
 
     enabled: bool = True
+    clear_on_pause: bool = True  # Twilio: `clear` at the caller's onset, resume from the cut
     confirm_secs: float = 0.8  # caller speech this long over the bot → clear + cancel at once
     resume_after_secs: float = 0.25  # a shorter sound, then this much quiet → the answer goes on
     resolve_timeout_secs: float = 3.0  # a paused answer with no verdict by then resumes

@@ -97,8 +97,9 @@ async def run_trial(
     onset = sent + first_voiced_offset(pcm) if pcm else sent
     await call.send_audio(pcm)
     await call.wait_quiet(sent, quiet_s=1.2, timeout=25)
-    if len(call.cleared_at) > n_clear:  # interrupted: let the new answer play out too
-        cleared = call.cleared_at[n_clear]
+    if len(events.of(BargeIn)) > n_barge:  # interrupted: let the new answer play out too
+        # (the onset's `clear` may be followed by another pause's; the answer comes after both)
+        cleared = max(call.cleared_at[-1], events.of(BargeIn)[n_barge].at)
         deadline = time.monotonic() + 15
         while call.first_voiced_after(cleared + 0.05) is None and time.monotonic() < deadline:
             await call.send_silence(0.05)

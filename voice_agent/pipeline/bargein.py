@@ -79,6 +79,7 @@ class BargeInDetector(FrameProcessor):
         self._not_echo_streak = 0
         self._speaking = False
         self._onset: float | None = None  # caller onset of a pending (unconfirmed) interruption
+        self._cleared_at: float | None = None  # when its pause cleared the line (Twilio)
         self._resumed = False  # a short sound ended: the answer goes on, verdict still pending
         self._pending_audio_s = 0.0  # audio since the onset of a pending interruption
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
@@ -141,7 +142,7 @@ class BargeInDetector(FrameProcessor):
             self._resumed = False
             self._pending_audio_s = self._start_secs  # the VAD heard this much before starting
             self._quiet_s = 0.0
-            self._state.playout.pause()
+            self._pause_playout()
 
     async def _on_audio(self, frame: InputAudioRawFrame) -> None:
         now = time.monotonic()
@@ -176,10 +177,20 @@ class BargeInDetector(FrameProcessor):
             await self.interrupt("speech", self._onset)
         elif talking and self._resumed:
             self._resumed = False  # talking again: hold the answer again
-            self._state.playout.pause()
+            self._pause_playout()
         elif not (talking or self._resumed) and self._quiet_s >= self._s.resume_after_secs:
             self._resumed = True
             self._resume_playout()
+
+    def _pause_playout(self) -> None:
+        """Pause (and on Twilio `clear`) the answer; remember when the line was cleared."""
+        controller = getattr(self._state, "playout_controller", None)
+        if controller is None:
+            self._state.playout.pause()
+            return
+        if self._state.playout.clears and self._cleared_at is None:
+            self._cleared_at = time.monotonic()
+        controller.pause()
 
     def _resume_playout(self) -> None:
         controller = getattr(self._state, "playout_controller", None)
@@ -199,12 +210,13 @@ class BargeInDetector(FrameProcessor):
 
     async def interrupt(self, cause: str, onset: float) -> None:
         """The caller did interrupt: clear the line and drop the rest of the answer."""
-        self._onset = None
+        cleared = self._cleared_at or time.monotonic()
+        self._onset, self._cleared_at = None, None
         self._resumed = False
         await self.broadcast_interruption()
         self._state.publish(BargeIn(
             call_id=self._state.call_id, turn=self._state.turn, cause=cause,
-            onset_to_clear_s=round(time.monotonic() - onset, 4),
+            onset_to_clear_s=round(cleared - onset, 4),
         ))
 
     async def resolve(self, transcript: str, language: str) -> bool:
@@ -214,7 +226,7 @@ class BargeInDetector(FrameProcessor):
         if interrupts(transcript, language, self._s):
             await self.interrupt("speech", self._onset)
             return True
-        self._onset = None
+        self._onset, self._cleared_at = None, None
         heard_words = transcript.strip() and is_backchannel(transcript, language, self._s)
         kind = "backchannel" if heard_words else "noise"
         self._state.publish(FalseInterruption(

@@ -134,7 +134,11 @@ class SharedResources:
             language = langs.by_number.get(str(kw.get("callee") or ""))
         lang = language if language in langs.allowed else None
         state = CallState(
-            playout=Playout(lead_s=self.settings.bargein.playout_lead_secs),
+            playout=Playout(
+                lead_s=self.settings.bargein.playout_lead_secs,
+                # only Twilio takes unplayed audio back; RTP and replay play what they were sent
+                clears=self.settings.bargein.clear_on_pause and transport == "twilio",
+            ),
             bus=self.bus, language=lang or self.settings.languages.default,
             allowed_languages=list(self.settings.languages.allowed), transport=transport, **kw,
         )

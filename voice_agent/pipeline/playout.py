@@ -4,14 +4,18 @@ The output transport plays whatever it holds, and Twilio plays whatever it was s
 stage keeps the bot's audio and hands it to the transport only `playout_lead_secs` ahead of real
 time. That makes a pause audible within that lead, lets an answer resume exactly where it
 stopped (a backchannel or a cough) and keeps a reference of what was just played for the echo
-check. After each sentence a `mark` goes out in line with the audio; the edge echoes it once the
-caller has heard everything before it, so on barge-in the assistant's turn is cut to those
-sentences (plus the words of the cut sentence that had time to play).
+check. On an edge that can take audio back (Twilio's `clear`), a pause also clears the line at
+once: the caller's earpiece goes quiet within the network delay, and the audio Twilio dropped is
+put back at the head of the queue, so a resumed answer loses and repeats nothing.
+After each sentence a `mark` goes out in line with the audio; the edge echoes it once the caller
+has heard everything before it, so on barge-in the assistant's turn is cut to those sentences
+(plus the words of the cut sentence that had time to play).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +37,7 @@ from voice_agent.events import ReplyPlayed
 from voice_agent.pipeline.frames import MarkEchoFrame, SentenceEndFrame
 
 CHUNK_S = 0.04  # release granularity: a pause takes effect within one chunk
+CLEAR_TRANSIT_S = 0.02  # a `clear` reaches Twilio about this long after it leaves here
 
 
 @dataclass
@@ -40,24 +45,40 @@ class SpokenSentence:
     turn: int
     text: str
     mark: str
-    audio_s: float = 0.0
-    first_release: float | None = None
-    heard: bool = False
+    audio_s: float = 0.0  # released to the transport (less what a `clear` took back)
+    ends_at: float = 0.0  # monotonic: when that released audio has played at the caller
+    total_s: float | None = None  # the whole sentence's audio, when more is still held here
+    heard: bool = False  # its mark came back
+
+    def played_s(self, at: float) -> float:
+        return max(0.0, self.audio_s - max(0.0, self.ends_at - at))
 
 
-def heard_text(sentences: list[SpokenSentence], cut_at: float, lead_s: float) -> str:
+def heard_text(sentences: list[SpokenSentence], cut_at: float) -> str:
     """Heard sentences, then the words of the cut one that had time to play by `cut_at`."""
     words: list[str] = []
     for s in sentences:
-        if s.heard:
+        total = s.total_s if s.total_s is not None else s.audio_s
+        played = s.played_s(cut_at)
+        if s.heard or (total > 0 and played >= total - 1e-6):
             words.extend(s.text.split())
             continue
-        if s.first_release is not None and s.audio_s > 0:
-            share = max(0.0, min(1.0, (cut_at - s.first_release - lead_s) / s.audio_s))
+        if total > 0:
             part = s.text.split()
-            words.extend(part[: int(len(part) * share)])
+            words.extend(part[: int(len(part) * played / total)])
         break
     return " ".join(words)
+
+
+@dataclass
+class _Released:
+    """Audio (or a sentence's mark) handed to the transport, until it has surely played."""
+
+    start: float  # monotonic: when it starts playing at the caller
+    seconds: float
+    frame: Frame
+    sentence: SpokenSentence | None = None  # a mark: the sentence it closes
+    reference: tuple[float, bytes] | None = None
 
 
 @dataclass
@@ -65,6 +86,7 @@ class Playout:
     """Per-call playout state shared by the barge-in detector, the dialogue and this stage."""
 
     lead_s: float = 0.08
+    clears: bool = False  # the edge takes back unplayed audio (Twilio `clear`): clear on pause
     paused_at: float | None = None
     play_end: float = 0.0  # monotonic: when the released audio has finished at the caller
     queued_audio_s: float = 0.0  # held here, not yet released
@@ -119,10 +141,22 @@ class PlayoutController(FrameProcessor):
         self._open: SpokenSentence | None = None  # being released, its end not yet seen
         self._by_mark: dict[str, tuple[SpokenSentence, bool]] = {}
         self._marks = 0
+        self._released: deque[_Released] = deque()
+        self._clear_asked = False
 
     def resume_soon(self) -> None:
         self._playout.resume()
         self._wakeup.set()
+
+    def pause(self) -> None:
+        """Stop releasing audio now; on an edge that can, also clear what it has not played."""
+        p = self._playout
+        if p.paused:
+            return
+        p.pause()
+        if p.clears:
+            self._clear_asked = True
+            self._wakeup.set()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -153,6 +187,9 @@ class PlayoutController(FrameProcessor):
     async def _release_loop(self) -> None:
         p = self._playout
         while True:
+            if self._clear_asked:
+                self._clear_asked = False
+                await self._clear_line()
             if not self._queue or p.paused:
                 self._wakeup.clear()
                 await self._wakeup.wait()
@@ -160,9 +197,11 @@ class PlayoutController(FrameProcessor):
             frame = self._queue[0]
             if isinstance(frame, OutputAudioRawFrame):
                 wait = p.play_end - time.monotonic() - p.lead_s
-                if wait > 0:
-                    await asyncio.sleep(min(wait, CHUNK_S))
-                    continue  # re-check: a pause or an interruption may have come meanwhile
+                if wait > 0:  # a pause (its `clear`) or an interruption may come meanwhile
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), min(wait, CHUNK_S))
+                    continue
                 await self._release_chunk(frame)
                 continue
             self._queue.popleft()
@@ -185,16 +224,66 @@ class PlayoutController(FrameProcessor):
         seconds = len(chunk) / 2 / frame.sample_rate
         now = time.monotonic()
         p.queued_audio_s = max(0.0, p.queued_audio_s - seconds)
-        p.play_end = max(p.play_end, now) + seconds
-        p.reference.append((now, resample(chunk, frame.sample_rate, PHONE_RATE)))
+        start = max(p.play_end, now)
+        p.play_end = start + seconds
+        reference = (now, resample(chunk, frame.sample_rate, PHONE_RATE))
+        p.reference.append(reference)
         if self._open is None:
-            self._open = SpokenSentence(turn=-1, text="", mark="", first_release=now)
+            self._open = SpokenSentence(turn=-1, text="", mark="")
         self._open.audio_s += seconds
-        await self.push_frame(_with_audio(frame, chunk))
+        self._open.ends_at = p.play_end
+        out = _with_audio(frame, chunk)
+        self._remember(_Released(start, seconds, out, reference=reference))
+        await self.push_frame(out)
+
+    def _remember(self, item: _Released) -> None:
+        while self._released and self._released[0].start < item.start - 2.0:
+            self._released.popleft()  # long played: no `clear` can take it back
+        self._released.append(item)
+
+    async def _clear_line(self) -> None:
+        """`clear` what the caller has not heard yet and hold it again, in order, for a resume:
+        walking back from the newest, un-release audio (and the marks among it)."""
+        p = self._playout
+        at = time.monotonic() + CLEAR_TRANSIT_S
+        back: list[Frame] = []
+        while self._released and self._released[-1].start + self._released[-1].seconds > at:
+            item = self._released.pop()
+            if item.sentence is not None:  # its mark goes out again later, under a new name
+                self._reopen(item.sentence)
+                back.append(item.frame)
+                continue
+            keep = max(0.0, at - item.start)  # the part of this chunk already played
+            frame = item.frame
+            cut = min(len(frame.audio), int(keep * frame.sample_rate) * 2)
+            back.append(_with_audio(frame, frame.audio[cut:]) if cut else frame)
+            unplayed = item.seconds - cut / 2 / frame.sample_rate
+            p.queued_audio_s += unplayed
+            if self._open is not None:
+                self._open.audio_s = max(0.0, self._open.audio_s - unplayed)
+                self._open.ends_at = min(self._open.ends_at, at)
+            if cut:
+                break
+            if item.reference in p.reference:
+                p.reference.remove(item.reference)
+        if self._open is not None and self._open.audio_s <= 0 and not self._open.text:
+            self._open = None
+        self._queue.extendleft(back)  # newest first in `back`: extendleft restores the order
+        p.play_end = min(p.play_end, at)
+        await self.push_frame(OutputTransportMessageFrame(message={"event": "clear"}))
+
+    def _reopen(self, sentence: SpokenSentence) -> None:
+        """A sentence whose mark a `clear` returned unheard: open again, its mark forgotten."""
+        self._by_mark.pop(sentence.mark, None)
+        replies = self._replies.get(sentence.turn, [])
+        if replies and replies[-1] is sentence:
+            replies.pop()
+        sentence.mark, self._open = "", sentence
 
     async def _sentence_end(self, frame: SentenceEndFrame) -> None:
         sentence = self._open or SpokenSentence(turn=-1, text="", mark="")
         self._open = None
+        self._remember(_Released(self._playout.play_end, 0.0, frame, sentence=sentence))
         self._marks += 1
         sentence.turn, sentence.text = frame.turn, frame.text
         sentence.mark = f"t{frame.turn}-s{self._marks}"
@@ -219,7 +308,15 @@ class PlayoutController(FrameProcessor):
     def _interrupted(self) -> None:
         """Barge-in: drop the held audio, report what the caller heard of the cut answer."""
         p = self._playout
-        cut_at = p.paused_at or time.monotonic()
+        cut_at = time.monotonic()  # paused or not, what was released by now has played or gone
+        if self._open is not None:  # the cut sentence: its audio still held counts in its length
+            held = 0.0
+            for f in self._queue:
+                if isinstance(f, SentenceEndFrame):
+                    break
+                if isinstance(f, OutputAudioRawFrame):
+                    held += len(f.audio) / 2 / f.sample_rate
+            self._open.total_s = self._open.audio_s + held
         unreleased = [f for f in self._queue if isinstance(f, SentenceEndFrame)]
         self._queue = deque(f for f in self._queue if isinstance(f, EndFrame))
         pending = [s for turn in sorted(self._replies) for s in self._replies[turn]]
@@ -231,7 +328,7 @@ class PlayoutController(FrameProcessor):
         if pending:
             turn = pending[0].turn
             cut = [s for s in pending if s.turn == turn]
-            heard = heard_text(cut, cut_at, p.lead_s)
+            heard = heard_text(cut, cut_at)
             said = " ".join(s.text for s in cut if s.text)
             full = self._state.replies.get(turn, said)  # sentences TTS never reached count too
             self._state.publish(ReplyPlayed(
@@ -240,6 +337,8 @@ class PlayoutController(FrameProcessor):
             ))
             self._state.last_heard = (turn, heard)
         self._replies, self._by_mark, self._open = {}, {}, None
+        self._released.clear()
+        self._clear_asked = False
         p.queued_audio_s = 0.0
         p.play_end = min(p.play_end, time.monotonic())
         p.paused_at = None

@@ -122,6 +122,7 @@ class SimulatedCall:
     _heard: bytearray = field(default_factory=bytearray)
     _heard_t0: float | None = None
     _pending_marks: dict[str, asyncio.Task] = field(default_factory=dict)
+    played: list[tuple[float, bytes]] = field(default_factory=list)  # (start, pcm): heard audio
 
     async def _fetch_twiml(self) -> None:
         p = self.custom_parameters
@@ -180,6 +181,7 @@ class SimulatedCall:
                     # Twilio plays what it gets in order: this frame ends at `_play_end`
                     start = max(self._play_end, now)
                     self._play_end = start + len(pcm) / 2 / 8000
+                    self.played.append((start, pcm))
                     self._heard_at(start, pcm)
                 else:
                     msg["_at"] = now
@@ -199,11 +201,28 @@ class SimulatedCall:
             self._pending_marks[name] = task
         elif msg.get("event") == "clear":
             self.cleared_at.append(now)
+            self._drop_unplayed(now)
             self._play_end = now
             for name, task in list(self._pending_marks.items()):
                 task.cancel()
                 await self._send_mark(name)
             self._pending_marks.clear()
+
+    def _drop_unplayed(self, now: float) -> None:
+        """`clear`: audio not yet played is never heard (nor echoed back)."""
+        while self.played and self.played[-1][0] >= now:
+            self.played.pop()
+        if self.played:
+            start, pcm = self.played[-1]
+            keep = int((now - start) * 8000) * 2
+            if keep < len(pcm):
+                self.played[-1] = (start, pcm[:keep])
+        if self._heard_t0 is not None:
+            del self._heard[max(0, int((now - self._heard_t0) * 8000) * 2):]
+
+    def heard_audio(self, since: float = 0.0) -> bytes:
+        """What the caller's earpiece played from `since` on, gaps left out."""
+        return b"".join(pcm for start, pcm in self.played if start >= since)
 
     async def _echo_mark(self, name: str, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))

@@ -120,7 +120,9 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         return await super().deserialize(data)
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
-        if isinstance(frame, OutputTransportMessageFrame) and frame.message.get("event") == "mark":
+        if isinstance(frame, OutputTransportMessageFrame) and frame.message.get("event") in (
+            "mark", "clear",
+        ):
             return json.dumps({**frame.message, "streamSid": self._stream_sid})
         return await super().serialize(frame)
 
