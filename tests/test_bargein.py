@@ -62,6 +62,16 @@ def test_a_short_sound_interrupts_only_with_a_stop_word_or_real_words(text, lang
     assert interrupts(text, language, BARGEIN) is expected
 
 
+@pytest.mark.parametrize("text,sure,expected", [
+    ("Not all of it.", 0.64, False),  # a French "D'accord" on an English call, as Whisper hears it
+    ("M M M", 0.6, False),  # an "mm-hmm"
+    ("Not all of it.", 0.97, True),  # the same words, clearly said: a real objection
+    ("Stop.", 0.5, True),  # a stop word counts however unsure the language ID was
+])
+def test_words_whisper_was_unsure_of_do_not_interrupt_but_a_stop_word_does(text, sure, expected):
+    assert interrupts(text, "en", BARGEIN, language_probability=sure) is expected
+
+
 def test_the_bots_own_echo_correlates_and_a_caller_over_it_does_not():
     rng = np.random.default_rng(7)
     bot = (rng.standard_normal(8800) * 3000).astype(np.int16)
@@ -152,15 +162,17 @@ async def test_an_uh_huh_and_a_cough_pause_the_answer_but_the_caller_hears_all_o
     events = EventRecorder(res.bus)
     hours = res.kb.pack("en").answers["opening_hours"]
     async with answered_call(res) as call:
-        heard = {}
+        heard, clears = {}, {}
         for name, fid, offset in (("plain", None, 0.0), ("uh_huh", "en_bc_uh_huh", 1.5),
                                   ("cough", "noise_cough", 2.5)):
-            since = time.monotonic()
+            since, n_clear = time.monotonic(), len(call.cleared_at)
             trial = await run_trial(call, events, fixture(fid) if fid else None, offset)
             assert not trial.barged_in, trial
             heard[name] = len(call.heard_audio(since)) / 2 / 8000
-    # the uh-huh paused the answer at once: Twilio was told to `clear` what it had not played
-    assert call.cleared_at
+            clears[name] = len(call.cleared_at) - n_clear
+    # the uh-huh (a voice) paused the answer at once: Twilio was told to `clear` what it had
+    # not played; the cough (no voice in it) did not even pause it
+    assert clears == {"plain": 0, "uh_huh": 1, "cough": 0}
     assert not events.of(BargeIn)
     # …and the answer went on from where it stopped: the caller heard all of it, exactly once
     # (nothing the `clear` dropped is lost, nothing played twice)

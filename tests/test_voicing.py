@@ -7,7 +7,6 @@ their loud frames, voiced within 0.14 s of their first loud frame; noise fixture
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -95,15 +94,3 @@ def test_tracker_counts_and_resets() -> None:
     assert tracker.total_s == pytest.approx(1.0)
     tracker.reset()
     assert tracker.voiced_s == tracker.total_s == 0.0
-
-
-def test_cheap_enough_for_every_inbound_frame() -> None:
-    """< 0.2 ms per 20 ms frame (median; measured ≈ 0.05 ms on 2 shared cores)."""
-    pcm = phone_line_pcm(_wav("en_interrupt_agent"))
-    frames = [pcm[i : i + FRAME] for i in range(0, len(pcm) - FRAME + 1, FRAME)]
-    tracker, costs = VoicingTracker(), []
-    for chunk in frames * 3:
-        started = time.perf_counter()
-        tracker.add(chunk, RATE)
-        costs.append(time.perf_counter() - started)
-    assert float(np.median(costs)) < 0.0002

@@ -77,7 +77,10 @@ class BargeInSettings(BaseModel):
     echo_window_secs: float = 0.6  # inbound audio compared with the bot's
     backchannels: dict[str, list[str]] = {}  # per language: words that never interrupt
     min_words: int = 2  # a short sound over the bot interrupts with this many words…
+    min_language_probability: float = 0.8  # …heard this surely (Whisper's language ID)…
     stop_words: dict[str, list[str]] = {}  # …or one of these
+    pause_voiced_secs: float = 0.04  # voiced (periodic) audio before a sound pauses the answer
+    min_voiced_secs: float = 0.08  # less in the whole sound: noise, its transcript ignored
 
 
 class TurnSettings(BaseModel):

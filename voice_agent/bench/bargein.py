@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -49,6 +49,8 @@ class Trial:
     onset_to_silence_s: float | None
     heard_text: str | None = None
     resumed: bool = False
+    clears: int = 0  # `clear`s Twilio got during the trial
+    heard_s: float = 0.0  # seconds of the agent's audio the caller heard during the trial
 
 
 def _silence_after(call: SimulatedCall, onset: float, gap_s: float = 0.3) -> float | None:
@@ -88,6 +90,7 @@ async def run_trial(
     call: SimulatedCall, events: EventRecorder, fixture: dict | None, offset_s: float,
 ) -> Trial:
     """One overlap: ask, then (after `offset_s` of answer) play the fixture over the agent."""
+    began = time.monotonic()
     answer_start = await ask_and_wait_for_answer(call, QUESTION)
     await _keep_line_open(call, answer_start + offset_s)
     n_clear, n_barge = len(call.cleared_at), len(events.of(BargeIn))
@@ -117,6 +120,7 @@ async def run_trial(
         ),
         heard_text=cut[0].heard_text if cut else None,
         resumed=len(events.of(FalseInterruption)) > n_false,
+        clears=len(clears), heard_s=round(len(call.heard_audio(began)) / 2 / 8000, 3),
     )
 
 
@@ -131,7 +135,17 @@ def summarise(trials: list[Trial]) -> dict:
     false_kinds = ("backchannel", "noise", "echo")
     false_hits = sum(rate(k)[0] for k in false_kinds)
     false_total = sum(rate(k)[1] for k in false_kinds)
+    plain = [t.heard_s for t in trials if t.kind == "plain"]
+    # a sound that did not interrupt: the caller still heard the whole answer, once
+    missing = [round(plain[0] - t.heard_s, 3) for t in trials
+               if plain and t.kind in ("backchannel", "noise") and not t.barged_in]
     return {
+        "cleared_then_resumed": {k: sum(t.clears > 0 and not t.barged_in
+                                        for t in trials if t.kind == k)
+                                 for k in ("backchannel", "noise")},
+        "answer_s": plain[0] if plain else None,
+        "missing_s_median": statistics.median(missing) if missing else None,
+        "missing_s_worst": max(missing, key=abs) if missing else None,
         "true_detected": rate("interrupt"),
         "false_by_kind": {k: rate(k) for k in false_kinds},
         "false_rate": false_hits / false_total if false_total else 0.0,
@@ -151,6 +165,8 @@ async def run_bench(res, offsets: list[float], kinds: tuple[str, ...], echo_tria
         token = res.settings.twilio.auth_token
         async with SimulatedCall(url, auth_token=token) as call:
             await call.wait_quiet(call.start_sent_at, timeout=15)
+            plain = await run_trial(call, events, None, 0.0)  # the whole answer, undisturbed
+            trials.append(replace(plain, fixture="plain", kind="plain"))
             for fixture in fixtures:
                 for offset in offsets:
                     trials.append(await run_trial(call, events, fixture, offset))

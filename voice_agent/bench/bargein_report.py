@@ -19,6 +19,24 @@ TURN_END_CONFIGS = [
 ]
 
 
+def _voicing_cost_us() -> float:
+    """What the periodicity check costs per inbound frame (it runs while a sound is pending)."""
+    import statistics
+    import time
+
+    from voice_agent.bench.bargein import bargein_wav
+    from voice_agent.pipeline.voicing import VoicingTracker
+    from voice_agent.telephony.replay import phone_line_pcm
+
+    pcm = phone_line_pcm(bargein_wav("en_interrupt_agent"))
+    tracker, costs = VoicingTracker(), []
+    for i in range(0, len(pcm) - 320, 320):
+        started = time.perf_counter()
+        tracker.add(pcm[i : i + 320], 8000)
+        costs.append(time.perf_counter() - started)
+    return statistics.median(costs) * 1e6
+
+
 def _ms(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
 
@@ -49,6 +67,14 @@ def run_bargein_report(
     for kind, (false, n) in s["false_by_kind"].items():
         lines.append(f"| false barge-ins, {kind} | {false}/{n} |")
     lines.append(f"| false barge-in rate (all of the above) | {s['false_rate']:.1%} |")
+    for kind, n in s["cleared_then_resumed"].items():
+        lines.append(f"| {kind} trials paused with a `clear`, then resumed | {n} |")
+    if s["missing_s_median"] is not None:
+        lines.append(
+            f"| answer heard after a pause, vs undisturbed ({s['answer_s']:.2f} s): missing, "
+            f"median / worst (negative: heard twice) | {_ms(s['missing_s_median'])} / "
+            f"{_ms(s['missing_s_worst'])} |")
+    lines.append(f"| voicing check per 20 ms inbound frame, median | {_voicing_cost_us():.0f} µs |")
     missed = [t for t in result["trials"]
               if (t["kind"] == "interrupt") != t["barged_in"]]
     if missed:

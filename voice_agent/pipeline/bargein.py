@@ -3,13 +3,17 @@
 Sits right after the VAD. When the caller starts speaking while the bot's answer plays:
 - speech that is the bot's own echo (correlates with what was just played) is ignored — the
   segment never reaches STT;
-- otherwise the answer is *paused* at once (the playout stops releasing audio, so the caller
-  hears silence within the playout lead), and
+- a sound without a voice in it (no periodic, pitched audio: a cough, breath, a door, line
+  crackle) does not even pause the answer, and its transcript (Whisper makes up words for
+  noise) is ignored;
+- otherwise the answer is *paused* at once (the playout stops releasing audio; on Twilio the
+  line is cleared with it, so the caller hears silence within the network delay), and
   - speech that goes on for `confirm_secs` is a barge-in: an InterruptionFrame is broadcast
     (pipecat cancels the old answer's TTS; the Twilio serializer sends `clear`);
-  - a shorter sound waits for its transcript (the dialogue stage asks `resolve`): words that
-    are not a backchannel make it a barge-in; a backchannel ("uh-huh", "genau", "嗯") or no words
-    at all resume the answer exactly where it paused — no `clear`, nothing lost.
+  - a shorter sound waits for its transcript (the dialogue stage asks `resolve`): a stop word,
+    or words that are not a backchannel and that Whisper was sure of, make it a barge-in; a
+    backchannel ("uh-huh", "genau", "嗯") or no words at all resume the answer exactly where it
+    paused — nothing lost.
 A DTMF key pressed while the bot speaks interrupts at once.
 """
 
@@ -33,6 +37,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice_agent.config import BargeInSettings
 from voice_agent.events import BargeIn, FalseInterruption
 from voice_agent.pipeline.echo import echo_match
+from voice_agent.pipeline.voicing import VoicingTracker
 
 ECHO_RECHECK_S = 0.1
 ECHO_BREAK_CHECKS = 2  # rechecks in a row that find no echo: the caller is talking over it
@@ -40,16 +45,23 @@ VOICED_NOW_S = 0.1
 _WORD = re.compile(r"[\w']+|[\u4e00-\u9fff]", re.UNICODE)
 
 
-def interrupts(text: str, language: str, settings: BargeInSettings) -> bool:
+def interrupts(
+    text: str, language: str, settings: BargeInSettings, language_probability: float = 1.0,
+) -> bool:
     """Does a short sound's transcript interrupt? Whisper turns an "uh-huh" or a cough into a
     stray word ("Ow.", "C") often enough that one unknown word must not stop the agent: it takes
-    a stop word ("stop", "espera", "warte", "等等") or `min_words` words beyond backchannels."""
+    a stop word ("stop", "espera", "warte", "等等") or `min_words` words beyond backchannels —
+    and those only when Whisper was sure of the language (`min_language_probability`): a French
+    "D'accord" heard on an English call comes out as "Not all of it." at p ≈ 0.64, an "mm-hmm"
+    as "M M M" at ≈ 0.6, real words at ≥ 0.95."""
     if is_backchannel(text, language, settings):
         return False
     said = _norm(text)
     stops = settings.stop_words.get(language, []) + settings.stop_words.get("en", [])
     if any(f" {_norm(w)} " in f" {said} " for w in stops):
         return True
+    if language_probability < settings.min_language_probability:
+        return False
     options = {_norm(b) for b in settings.backchannels.get(language, [])}
     return len([w for w in said.split() if w not in options]) >= settings.min_words
 
@@ -82,6 +94,10 @@ class BargeInDetector(FrameProcessor):
         self._cleared_at: float | None = None  # when its pause cleared the line (Twilio)
         self._resumed = False  # a short sound ended: the answer goes on, verdict still pending
         self._pending_audio_s = 0.0  # audio since the onset of a pending interruption
+        self._voicing = VoicingTracker()  # its periodic (voiced) seconds: a voice, not noise
+        self._voicing_fed_at = 0.0
+        self._in_rate = 16000
+        self._paused = False  # this pending sound has paused the answer (it has a voice)
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
         self._prev_frame_at = 0.0
         self._timeout: asyncio.Task | None = None
@@ -142,13 +158,34 @@ class BargeInDetector(FrameProcessor):
             self._resumed = False
             self._pending_audio_s = self._start_secs  # the VAD heard this much before starting
             self._quiet_s = 0.0
+            self._paused = False
+            self._voicing.reset()
+            self._voicing_fed_at = onset - 0.02
+            self._pause_if_voiced()
+
+    def _pause_if_voiced(self) -> None:
+        """Pause once the sound since the onset has a voice in it (the VAD's frames included);
+        noise alone never stops the answer."""
+        for at, pcm in self._inbound:
+            if at > self._voicing_fed_at:
+                self._voicing.add(pcm, self._in_rate)
+        if self._inbound:
+            self._voicing_fed_at = self._inbound[-1][0]
+        if not self._paused and self._voicing.voiced_s >= self._s.pause_voiced_secs:
+            self._paused = True
             self._pause_playout()
+
+    @property
+    def _voiced(self) -> bool:
+        """Enough voice in the pending sound for it to be speech at all."""
+        return self._voicing.voiced_s >= self._s.min_voiced_secs
 
     async def _on_audio(self, frame: InputAudioRawFrame) -> None:
         now = time.monotonic()
         # the VAD (just upstream) marked speech while it handled this frame
         voiced = (getattr(self._vad, "last_voiced_at", None) or 0.0) >= self._prev_frame_at
         self._prev_frame_at = now
+        self._in_rate = frame.sample_rate
         self._inbound.append((now, frame.audio))
         if self._echo_segment and now - self._echo_checked_at >= ECHO_RECHECK_S:
             self._echo_checked_at = now
@@ -172,8 +209,12 @@ class BargeInDetector(FrameProcessor):
         audio time, not wall time: a stalled CPU must not stretch an "mm-hmm" into speech."""
         self._pending_audio_s += seconds
         self._quiet_s = 0.0 if voiced else self._quiet_s + seconds
+        self._pause_if_voiced()
         talking = self._quiet_s <= VOICED_NOW_S
-        if talking and self._speaking and self._pending_audio_s >= self._s.confirm_secs:
+        if not self._paused:
+            return  # noise so far: the answer plays on (its transcript will not count)
+        if (talking and self._speaking and self._voiced
+                and self._pending_audio_s >= self._s.confirm_secs):
             await self.interrupt("speech", self._onset)
         elif talking and self._resumed:
             self._resumed = False  # talking again: hold the answer again
@@ -219,15 +260,18 @@ class BargeInDetector(FrameProcessor):
             onset_to_clear_s=round(cleared - onset, 4),
         ))
 
-    async def resolve(self, transcript: str, language: str) -> bool:
+    async def resolve(
+        self, transcript: str, language: str, language_probability: float = 1.0,
+    ) -> bool:
         """The transcript of a pending interruption is in. True: it interrupted (a turn)."""
         if not self.pending:
             return True
-        if interrupts(transcript, language, self._s):
+        if self._voiced and interrupts(transcript, language, self._s, language_probability):
             await self.interrupt("speech", self._onset)
             return True
         self._onset, self._cleared_at = None, None
-        heard_words = transcript.strip() and is_backchannel(transcript, language, self._s)
+        heard_words = (self._voiced and transcript.strip()
+                       and is_backchannel(transcript, language, self._s))
         kind = "backchannel" if heard_words else "noise"
         self._state.publish(FalseInterruption(
             call_id=self._state.call_id, turn=self._state.turn, transcript=transcript,

@@ -68,7 +68,9 @@ class DialogueProcessor(FrameProcessor):
             return frame is not None
         text = frame.text if frame else ""
         language = frame.language if frame and frame.language else self._state.language
-        return await bargein.resolve(text, str(language))
+        result = frame.result if frame and isinstance(frame.result, SegmentResult) else None
+        sure = result.transcript.language_probability if result else 1.0
+        return await bargein.resolve(text, str(language), sure)
 
     def _remember_what_was_heard(self) -> None:
         """An answer cut by the caller counts only as far as they heard it."""
