@@ -54,14 +54,16 @@ class Trial:
 
 
 def _silence_after(call: SimulatedCall, onset: float, gap_s: float = 0.3) -> float | None:
-    """When the agent's audio stopped after `onset`: the last voiced frame before a gap."""
+    """When the caller stopped hearing the agent after `onset`: the end of the last voiced
+    audio that played (a `clear` cuts what had not) before a gap."""
     from voice_agent.audio import is_silent
 
-    voiced = [at for at, pcm in call.received if at >= onset - 0.1 and not is_silent(pcm)]
-    for a, b in zip(voiced, voiced[1:], strict=False):
-        if b - a >= gap_s:
-            return a
-    return voiced[-1] if voiced and time.monotonic() - voiced[-1] >= gap_s else None
+    spans = [(start, start + len(pcm) / 2 / 8000) for start, pcm in call.played
+             if start + len(pcm) / 2 / 8000 >= onset - 0.1 and not is_silent(pcm)]
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        if start - end >= gap_s:
+            return end
+    return spans[-1][1] if spans and time.monotonic() - spans[-1][1] >= gap_s else None
 
 
 async def _keep_line_open(call: SimulatedCall, until: float) -> None:
