@@ -31,7 +31,7 @@ from voice_agent.events import (
 )
 from voice_agent.operator.api import operator_router
 from voice_agent.operator.auth import COOKIE, hash_password
-from voice_agent.server import free_port
+from voice_agent.server import free_port, uvicorn_config
 
 
 def light_resources(settings, bus: EventBus | None = None):
@@ -50,7 +50,7 @@ def light_resources(settings, bus: EventBus | None = None):
 
 
 @asynccontextmanager
-async def operator_server(settings, res=None):
+async def operator_server(settings, res=None, trusted_proxies=None):
     """The operator router on its own app (with the call records when `settings.storage` is on)
     and a real server; yields (base_url, resources)."""
     res = res or light_resources(settings)
@@ -71,7 +71,8 @@ async def operator_server(settings, res=None):
     app = FastAPI(lifespan=lifespan)
     app.include_router(operator_router(settings))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning",
+                                           trusted_proxies=trusted_proxies))
     task = asyncio.create_task(server.serve())
     while not server.started:
         assert not task.done(), "server failed to start"
@@ -208,6 +209,31 @@ async def test_password_guessing_locks_the_address_out(settings):
             locked = await log_in(client)  # even the right password, for now
             assert locked.status_code == 429 and "Too many failed logins" in locked.text
             assert (await client.get("/operator/api/me")).status_code == 401
+
+
+async def test_a_guesser_cannot_dodge_the_lockout_with_made_up_forwarded_addresses(settings):
+    s = operator_settings(settings, login_max_failures=3, login_lockout_s=60)
+    # the server is reached directly (no proxy of ours in front): X-Forwarded-For is the
+    # guesser's own invention and the lockout counts the real address
+    async with operator_server(s, trusted_proxies=["10.9.9.9"]) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            for i, guess in enumerate(("a", "b", "c")):
+                client.headers["X-Forwarded-For"] = f"203.0.113.{i}"
+                assert (await log_in(client, password=guess)).status_code == 401
+            client.headers["X-Forwarded-For"] = "203.0.113.99"
+            assert (await log_in(client)).status_code == 429
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_locked_out_on_its_own(settings):
+    s = operator_settings(settings, login_max_failures=3, login_lockout_s=60)
+    async with operator_server(s, trusted_proxies=["127.0.0.1"]) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            client.headers["X-Forwarded-For"] = "203.0.113.7"  # the proxy says who it is
+            for guess in ("a", "b", "c"):
+                assert (await log_in(client, password=guess)).status_code == 401
+            assert (await log_in(client)).status_code == 429
+            client.headers["X-Forwarded-For"] = "198.51.100.1"  # another caller of the proxy
+            assert (await log_in(client)).status_code == 303
 
 
 async def test_a_lockout_ends_when_its_window_has_passed_and_a_login_clears_it():

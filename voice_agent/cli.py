@@ -63,7 +63,8 @@ def serve(
         console.print(f"SIP trunk endpoint on udp:{settings.sip.host}:{settings.sip.port}")
     console.print(f"[bold]voice agent[/] on http://{s.host}:{s.port}  (Twilio voice webhook: "
                   f"{s.public_url or 'http://<this host>'}/twiml)")
-    uvicorn.Server(uvicorn_config(create_app(settings), s.host, s.port)).run()
+    uvicorn.Server(uvicorn_config(create_app(settings), s.host, s.port,
+                                  trusted_proxies=s.trusted_proxies)).run()
 
 
 @app.command()

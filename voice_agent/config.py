@@ -127,6 +127,9 @@ class ServerSettings(BaseModel):
     media_path: str = "/media"
     max_message_bytes: int = 65536
     max_calls: int = 20
+    # X-Forwarded-For/-Proto are believed only from these (a reverse proxy or tunnel agent on
+    # this host); from anyone else a caller could pick the address the login lockout counts
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
     # POST /api/calls: keys as "sha256:<hex>" (preferred: the file holds no secret) or plain
     api_keys: list[str] = []
 

@@ -21,10 +21,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def uvicorn_config(app, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def uvicorn_config(
+    app, host: str, port: int, log_level: str = "info",
+    trusted_proxies: list[str] | None = None,
+) -> uvicorn.Config:
+    """Forwarded headers count only from `trusted_proxies` (IPs/CIDRs; default: this host)."""
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, ws_max_size=WS_MAX_BYTES,
-        proxy_headers=True, forwarded_allow_ips="*", lifespan="on",
+        proxy_headers=True, lifespan="on",
+        forwarded_allow_ips=["127.0.0.1", "::1"] if trusted_proxies is None else trusted_proxies,
     )
 
 
@@ -33,7 +38,10 @@ async def running_server(settings: Settings, resources: SharedResources | None =
     """Start the real server on a free loopback port; yields (base_url, app)."""
     port = free_port()
     app = create_app(settings, resources)
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(
+        app, "127.0.0.1", port, log_level="warning",
+        trusted_proxies=settings.server.trusted_proxies,
+    ))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
