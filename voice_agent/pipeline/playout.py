@@ -89,17 +89,26 @@ class Playout:
     clears: bool = False  # the edge takes back unplayed audio (Twilio `clear`): clear on pause
     paused_at: float | None = None
     play_end: float = 0.0  # monotonic: when the released audio has finished at the caller
-    queued_audio_s: float = 0.0  # held here, not yet released
+    # held here, not yet released: bytes per sample rate. Whole numbers, because a float sum of
+    # frames added whole and taken out in chunks leaves a crumb (~1e-14 s) that would keep the
+    # bot "speaking" forever, and the caller's next question would count as a barge-in.
+    held_bytes: dict[int, int] = field(default_factory=dict)
     reference: deque[tuple[float, bytes]] = field(default_factory=lambda: deque(maxlen=200))
 
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
 
+    def hold(self, n_bytes: int, rate: int) -> None:
+        self.held_bytes[rate] = max(0, self.held_bytes.get(rate, 0) + n_bytes)
+
+    def drop_held(self) -> None:
+        self.held_bytes.clear()
+
     def speaking(self, now: float | None = None) -> bool:
         """Bot audio is playing, paused mid-answer, or waiting to be released."""
         now = time.monotonic() if now is None else now
-        return self.queued_audio_s > 0 or self.play_end > now or self.paused
+        return any(self.held_bytes.values()) or self.play_end > now or self.paused
 
     def recently_spoke(self, within_s: float, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -180,7 +189,7 @@ class PlayoutController(FrameProcessor):
             await self.push_frame(frame, direction)
         else:  # audio, sentence ends, EndFrame…: released in order, paced
             if isinstance(frame, OutputAudioRawFrame):
-                self._playout.queued_audio_s += len(frame.audio) / 2 / frame.sample_rate
+                self._playout.hold(len(frame.audio), frame.sample_rate)
             self._queue.append(frame)
             self._wakeup.set()
 
@@ -223,7 +232,7 @@ class PlayoutController(FrameProcessor):
             self._queue.popleft()
         seconds = len(chunk) / 2 / frame.sample_rate
         now = time.monotonic()
-        p.queued_audio_s = max(0.0, p.queued_audio_s - seconds)
+        p.hold(-len(chunk), frame.sample_rate)
         start = max(p.play_end, now)
         p.play_end = start + seconds
         reference = (now, resample(chunk, frame.sample_rate, PHONE_RATE))
@@ -258,7 +267,7 @@ class PlayoutController(FrameProcessor):
             cut = min(len(frame.audio), int(keep * frame.sample_rate) * 2)
             back.append(_with_audio(frame, frame.audio[cut:]) if cut else frame)
             unplayed = item.seconds - cut / 2 / frame.sample_rate
-            p.queued_audio_s += unplayed
+            p.hold(len(frame.audio) - cut, frame.sample_rate)
             if self._open is not None:
                 self._open.audio_s = max(0.0, self._open.audio_s - unplayed)
                 self._open.ends_at = min(self._open.ends_at, at)
@@ -339,7 +348,7 @@ class PlayoutController(FrameProcessor):
         self._replies, self._by_mark, self._open = {}, {}, None
         self._released.clear()
         self._clear_asked = False
-        p.queued_audio_s = 0.0
+        p.drop_held()
         p.play_end = min(p.play_end, time.monotonic())
         p.paused_at = None
         self._wakeup.set()
