@@ -169,7 +169,7 @@ async def test_an_uh_huh_a_french_daccord_and_a_cough_do_not_stop_the_answer(
             since, n_clear = time.monotonic(), len(call.cleared_at)
             trial = await run_trial(call, events, fixture(fid) if fid else None, offset)
             assert not trial.barged_in, trial
-            heard[name] = len(call.heard_audio(since)) / 2 / 8000
+            heard[name] = call.heard_speech_s(since)
             clears[name] = len(call.cleared_at) - n_clear
     # the uh-huh and the "D'accord" (voices) paused the answer at once: Twilio was told to
     # `clear` what it had not played; the cough (no voice in it) did not even pause it.

@@ -50,7 +50,8 @@ class Trial:
     heard_text: str | None = None
     resumed: bool = False
     clears: int = 0  # `clear`s Twilio got during the trial
-    heard_s: float = 0.0  # seconds of the agent's audio the caller heard during the trial
+    heard_s: float = 0.0  # seconds of the agent's voice the caller heard during the trial
+    question_barged: bool = False  # the question itself was taken for a barge-in (a bug)
 
 
 def _silence_after(call: SimulatedCall, onset: float, gap_s: float = 0.3) -> float | None:
@@ -92,7 +93,7 @@ async def run_trial(
     call: SimulatedCall, events: EventRecorder, fixture: dict | None, offset_s: float,
 ) -> Trial:
     """One overlap: ask, then (after `offset_s` of answer) play the fixture over the agent."""
-    began = time.monotonic()
+    began, n_asked = time.monotonic(), len(events.of(BargeIn))
     answer_start = await ask_and_wait_for_answer(call, QUESTION)
     await _keep_line_open(call, answer_start + offset_s)
     n_clear, n_barge = len(call.cleared_at), len(events.of(BargeIn))
@@ -122,7 +123,8 @@ async def run_trial(
         ),
         heard_text=cut[0].heard_text if cut else None,
         resumed=len(events.of(FalseInterruption)) > n_false,
-        clears=len(clears), heard_s=round(len(call.heard_audio(began)) / 2 / 8000, 3),
+        clears=len(clears), heard_s=round(call.heard_speech_s(began), 3),
+        question_barged=n_barge > n_asked,
     )
 
 
@@ -146,6 +148,7 @@ def summarise(trials: list[Trial]) -> dict:
                                         for t in trials if t.kind == k)
                                  for k in ("backchannel", "noise")},
         "answer_s": plain[0] if plain else None,
+        "questions_barged": sum(t.question_barged for t in trials),
         "missing_s_median": statistics.median(missing) if missing else None,
         "missing_s_worst": max(missing, key=abs) if missing else None,
         "true_detected": rate("interrupt"),

@@ -67,11 +67,14 @@ def run_bargein_report(
     for kind, (false, n) in s["false_by_kind"].items():
         lines.append(f"| false barge-ins, {kind} | {false}/{n} |")
     lines.append(f"| false barge-in rate (all of the above) | {s['false_rate']:.1%} |")
+    lines.append(f"| questions asked after an answer taken for a barge-in | "
+                 f"{s['questions_barged']}/{len(result['trials'])} |")
     for kind, n in s["cleared_then_resumed"].items():
         lines.append(f"| {kind} trials paused with a `clear`, then resumed | {n} |")
     if s["missing_s_median"] is not None:
         lines.append(
-            f"| answer heard after a pause, vs undisturbed ({s['answer_s']:.2f} s): missing, "
+            f"| agent's voice heard after a pause, vs undisturbed ({s['answer_s']:.2f} s): "
+            f"missing, "
             f"median / worst (negative: heard twice) | {_ms(s['missing_s_median'])} / "
             f"{_ms(s['missing_s_worst'])} |")
     lines.append(f"| voicing check per 20 ms inbound frame, median | {_voicing_cost_us():.0f} µs |")

@@ -6,7 +6,10 @@ time. That makes a pause audible within that lead, lets an answer resume exactly
 stopped (a backchannel or a cough) and keeps a reference of what was just played for the echo
 check. On an edge that can take audio back (Twilio's `clear`), a pause also clears the line at
 once: the caller's earpiece goes quiet within the network delay, and the audio Twilio dropped is
-put back at the head of the queue, so a resumed answer loses and repeats nothing.
+put back at the head of the queue, so a resumed answer loses and repeats nothing. How much it
+dropped is reckoned at the edge, as the serializer writes audio and then the `clear` (`Playout.
+audio_sent`/`clear_sent`): the transport paces audio itself, so the `clear` leaves well after it
+was queued (~0.1 s on a busy machine), and estimating from the queue time would play that twice.
 After each sentence a `mark` goes out in line with the audio; the edge echoes it once the caller
 has heard everything before it, so on barge-in the assistant's turn is cut to those sentences
 (plus the words of the cut sentence that had time to play).
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipecat.frames.frames import (
@@ -37,7 +41,8 @@ from voice_agent.events import ReplyPlayed
 from voice_agent.pipeline.frames import MarkEchoFrame, SentenceEndFrame
 
 CHUNK_S = 0.04  # release granularity: a pause takes effect within one chunk
-CLEAR_TRANSIT_S = 0.02  # a `clear` reaches Twilio about this long after it leaves here
+CLEAR_TRANSIT_S = 0.02  # a `clear` reaches Twilio about this long after it is queued here
+CLEAR_SEND_WAIT_S = 0.5  # the edge has not reported the `clear` sent by then: estimate instead
 
 
 @dataclass
@@ -93,6 +98,10 @@ class Playout:
     # frames added whole and taken out in chunks leaves a crumb (~1e-14 s) that would keep the
     # bot "speaking" forever, and the caller's next question would count as a barge-in.
     held_bytes: dict[int, int] = field(default_factory=dict)
+    # the edge's side (its serializer reports what it writes): when the audio it has sent will
+    # have played, and who wants to know when a `clear` goes out (the PlayoutController)
+    edge_play_end: float = 0.0
+    on_clear_sent: Callable[[float, float], None] | None = None
     reference: deque[tuple[float, bytes]] = field(default_factory=lambda: deque(maxlen=200))
 
     @property
@@ -104,6 +113,19 @@ class Playout:
 
     def drop_held(self) -> None:
         self.held_bytes.clear()
+
+    def audio_sent(self, seconds: float) -> None:
+        """The edge has just written this much audio: it plays after what is still playing."""
+        now = time.monotonic()
+        self.edge_play_end = max(self.edge_play_end, now) + seconds
+
+    def clear_sent(self) -> None:
+        """The edge has just written a `clear`: what it had sent and not yet played is gone."""
+        now = time.monotonic()
+        unplayed = max(0.0, self.edge_play_end - now)
+        self.edge_play_end = now
+        if self.on_clear_sent is not None:
+            self.on_clear_sent(unplayed, now)
 
     def speaking(self, now: float | None = None) -> bool:
         """Bot audio is playing, paused mid-answer, or waiting to be released."""
@@ -152,6 +174,8 @@ class PlayoutController(FrameProcessor):
         self._marks = 0
         self._released: deque[_Released] = deque()
         self._clear_asked = False
+        self._clear_queued_at: float | None = None  # a `clear` is on its way, no rewind yet
+        self._playout.on_clear_sent = self._clear_went_out
 
     def resume_soon(self) -> None:
         self._playout.resume()
@@ -198,7 +222,12 @@ class PlayoutController(FrameProcessor):
         while True:
             if self._clear_asked:
                 self._clear_asked = False
-                await self._clear_line()
+                await self._send_clear()
+            if self._clear_queued_at is not None and not p.paused:  # resuming: the edge has
+                if time.monotonic() - self._clear_queued_at < CLEAR_SEND_WAIT_S:  # not said
+                    await self._sleep_or_wakeup(CHUNK_S / 2)  # what the `clear` took back yet
+                    continue
+                self._rewind_estimated()
             if not self._queue or p.paused:
                 self._wakeup.clear()
                 await self._wakeup.wait()
@@ -207,9 +236,7 @@ class PlayoutController(FrameProcessor):
             if isinstance(frame, OutputAudioRawFrame):
                 wait = p.play_end - time.monotonic() - p.lead_s
                 if wait > 0:  # a pause (its `clear`) or an interruption may come meanwhile
-                    self._wakeup.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), min(wait, CHUNK_S))
+                    await self._sleep_or_wakeup(min(wait, CHUNK_S))
                     continue
                 await self._release_chunk(frame)
                 continue
@@ -220,6 +247,11 @@ class PlayoutController(FrameProcessor):
                 await self.push_frame(frame)
                 if isinstance(frame, EndFrame):
                     return
+
+    async def _sleep_or_wakeup(self, seconds: float) -> None:
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
 
     async def _release_chunk(self, frame: OutputAudioRawFrame) -> None:
         """Release one CHUNK_S of the head frame (splitting it), keep the rest queued."""
@@ -250,27 +282,52 @@ class PlayoutController(FrameProcessor):
             self._released.popleft()  # long played: no `clear` can take it back
         self._released.append(item)
 
-    async def _clear_line(self) -> None:
-        """`clear` what the caller has not heard yet and hold it again, in order, for a resume:
-        walking back from the newest, un-release audio (and the marks among it)."""
+    async def _send_clear(self) -> None:
+        """Tell the edge to drop what the caller has not heard yet. The audio goes back in the
+        queue once the edge says how much that was (`_clear_went_out`); nothing is released
+        meanwhile (paused)."""
+        if self._clear_queued_at is None:  # else the earlier `clear` takes it all anyway
+            self._clear_queued_at = time.monotonic()
+        await self.push_frame(OutputTransportMessageFrame(message={"event": "clear"}))
+
+    def _clear_went_out(self, unplayed_s: float, sent_at: float) -> None:
+        """The edge wrote the `clear` at `sent_at`, dropping `unplayed_s` of audio at Twilio.
+        Runs before the marks that `clear` returns can come back (they are unheard)."""
+        if self._clear_queued_at is None:
+            return  # an interruption's `clear`: the rest of the answer is gone anyway
+        self._clear_queued_at = None
+        self._rewind(unplayed_s, sent_at)
+
+    def _rewind_estimated(self) -> None:
+        """No word from the edge: reckon the unplayed audio from the playout's own clock."""
+        at = self._clear_queued_at + CLEAR_TRANSIT_S
+        self._clear_queued_at = None
+        self._rewind(max(0.0, self._playout.play_end - at), at)
+
+    def _rewind(self, unplayed_s: float, cleared_at: float) -> None:
+        """Hold again, in order, the newest `unplayed_s` of released audio (and the marks among
+        it: they go out again later, under new names): the `clear` dropped it unheard."""
         p = self._playout
-        at = time.monotonic() + CLEAR_TRANSIT_S
         back: list[Frame] = []
-        while self._released and self._released[-1].start + self._released[-1].seconds > at:
+        left = unplayed_s
+        while self._released and left > 1e-4:
             item = self._released.pop()
-            if item.sentence is not None:  # its mark goes out again later, under a new name
-                self._reopen(item.sentence)
-                back.append(item.frame)
-                continue
-            keep = max(0.0, at - item.start)  # the part of this chunk already played
             frame = item.frame
-            cut = min(len(frame.audio), int(keep * frame.sample_rate) * 2)
+            if item.sentence is not None:
+                self._reopen(item.sentence)
+                back.append(frame)
+                continue
+            take = min(len(frame.audio), round(left * frame.sample_rate) * 2)
+            if take == 0:
+                self._released.append(item)
+                break
+            cut = len(frame.audio) - take  # the part of this chunk that played
             back.append(_with_audio(frame, frame.audio[cut:]) if cut else frame)
-            unplayed = item.seconds - cut / 2 / frame.sample_rate
-            p.hold(len(frame.audio) - cut, frame.sample_rate)
+            p.hold(take, frame.sample_rate)
+            left -= take / 2 / frame.sample_rate
             if self._open is not None:
-                self._open.audio_s = max(0.0, self._open.audio_s - unplayed)
-                self._open.ends_at = min(self._open.ends_at, at)
+                self._open.audio_s = max(0.0, self._open.audio_s - take / 2 / frame.sample_rate)
+                self._open.ends_at = min(self._open.ends_at, cleared_at)
             if cut:
                 break
             if item.reference in p.reference:
@@ -278,8 +335,7 @@ class PlayoutController(FrameProcessor):
         if self._open is not None and self._open.audio_s <= 0 and not self._open.text:
             self._open = None
         self._queue.extendleft(back)  # newest first in `back`: extendleft restores the order
-        p.play_end = min(p.play_end, at)
-        await self.push_frame(OutputTransportMessageFrame(message={"event": "clear"}))
+        p.play_end = min(p.play_end, cleared_at)
 
     def _reopen(self, sentence: SpokenSentence) -> None:
         """A sentence whose mark a `clear` returned unheard: open again, its mark forgotten."""
@@ -317,6 +373,8 @@ class PlayoutController(FrameProcessor):
     def _interrupted(self) -> None:
         """Barge-in: drop the held audio, report what the caller heard of the cut answer."""
         p = self._playout
+        if self._clear_queued_at is not None:  # the cut sentence lost what the `clear` dropped
+            self._rewind_estimated()
         cut_at = time.monotonic()  # paused or not, what was released by now has played or gone
         if self._open is not None:  # the cut sentence: its audio still held counts in its length
             held = 0.0

@@ -224,6 +224,15 @@ class SimulatedCall:
         """What the caller's earpiece played from `since` on, gaps left out."""
         return b"".join(pcm for start, pcm in self.played if start >= since)
 
+    def heard_speech_s(self, since: float = 0.0) -> float:
+        """Seconds of the agent's voice the caller heard from `since` on: the 10 ms stretches
+        that are not silence. Steadier than the length of `heard_audio`, which also counts the
+        quiet the transport sends between sentences (it varies by ±40 ms run to run)."""
+        from voice_agent.audio import is_silent
+
+        pcm, step = self.heard_audio(since), 160  # 10 ms at 8 kHz, 16-bit
+        return sum(not is_silent(pcm[i : i + step]) for i in range(0, len(pcm), step)) / 100
+
     async def _echo_mark(self, name: str, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))
         self._pending_marks.pop(name, None)

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pipecat.frames.frames import Frame, OutputTransportMessageFrame
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+)
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
@@ -76,7 +81,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart:
 class StrictTwilioSerializer(TwilioFrameSerializer):
     """TwilioFrameSerializer that refuses malformed input instead of skipping it."""
 
-    def __init__(self, start: StreamStart, settings: Settings) -> None:
+    def __init__(self, start: StreamStart, settings: Settings, playout=None) -> None:
         tw = settings.twilio
         super().__init__(
             stream_sid=start.stream_sid, call_sid=start.call_sid,
@@ -91,6 +96,7 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         self._max_bytes = settings.server.max_message_bytes
         self.violation: str | None = None
         self.stopped = False
+        self._playout = playout  # told when a `clear` goes out: it reckons what was dropped
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -123,7 +129,14 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         if isinstance(frame, OutputTransportMessageFrame) and frame.message.get("event") in (
             "mark", "clear",
         ):
+            if frame.message["event"] == "clear" and self._playout is not None:
+                self._playout.clear_sent()
             return json.dumps({**frame.message, "streamSid": self._stream_sid})
+        if self._playout is not None:
+            if isinstance(frame, OutputAudioRawFrame):
+                self._playout.audio_sent(len(frame.audio) / 2 / frame.sample_rate)
+            elif isinstance(frame, InterruptionFrame):  # pipecat sends Twilio a `clear` for it
+                self._playout.clear_sent()
         return await super().serialize(frame)
 
 

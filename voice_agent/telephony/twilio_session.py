@@ -79,7 +79,7 @@ async def handle_media_stream(
         sip_headers={k.removeprefix("SipHeader_"): v for k, v in params.items()
                      if k.startswith("SipHeader_")},
     )
-    serializer = StrictTwilioSerializer(start, settings)
+    serializer = StrictTwilioSerializer(start, settings, playout=state.playout)
     transport = FastAPIWebsocketTransport(
         websocket=ws,
         params=FastAPIWebsocketParams(
