@@ -178,9 +178,10 @@ async def test_an_uh_huh_a_french_daccord_and_a_cough_do_not_stop_the_answer(
     assert clears == {"plain": 0, "uh_huh": 1, "daccord": 1, "cough": 0}
     assert not events.of(BargeIn)
     # …and the answer went on from where it stopped: the caller heard all of it, exactly once
-    # (nothing the `clear` dropped is lost, nothing played twice)
+    # (nothing the `clear` dropped is lost, nothing played twice; measured: within 3 ms, also
+    # with the CPU busy)
     for name in ("uh_huh", "daccord", "cough"):
-        assert abs(heard[name] - heard["plain"]) < 0.06, heard
+        assert abs(heard[name] - heard["plain"]) < 0.03, heard
     played = [e for e in events.of(ReplyPlayed) if e.turn > 0]
     assert len(played) == 4 and all(not e.interrupted and e.heard_text == hours for e in played)
     if events.of(FalseInterruption):

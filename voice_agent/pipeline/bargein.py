@@ -166,9 +166,13 @@ class BargeInDetector(FrameProcessor):
     def _pause_if_voiced(self) -> None:
         """Pause once the sound since the onset has a voice in it (the VAD's frames included);
         noise alone never stops the answer."""
-        for at, pcm in self._inbound:
-            if at > self._voicing_fed_at:
-                self._voicing.add(pcm, self._in_rate)
+        fresh = []  # the frames since the last call, newest first (not the whole ~2 s)
+        for at, pcm in reversed(self._inbound):
+            if at <= self._voicing_fed_at:
+                break
+            fresh.append(pcm)
+        for pcm in reversed(fresh):
+            self._voicing.add(pcm, self._in_rate)
         if self._inbound:
             self._voicing_fed_at = self._inbound[-1][0]
         if not self._paused and self._voicing.voiced_s >= self._s.pause_voiced_secs:

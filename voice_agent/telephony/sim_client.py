@@ -225,13 +225,13 @@ class SimulatedCall:
         return b"".join(pcm for start, pcm in self.played if start >= since)
 
     def heard_speech_s(self, since: float = 0.0) -> float:
-        """Seconds of the agent's voice the caller heard from `since` on: the 10 ms stretches
-        that are not silence. Steadier than the length of `heard_audio`, which also counts the
-        quiet the transport sends between sentences (it varies by ±40 ms run to run)."""
-        from voice_agent.audio import is_silent
-
-        pcm, step = self.heard_audio(since), 160  # 10 ms at 8 kHz, 16-bit
-        return sum(not is_silent(pcm[i : i + step]) for i in range(0, len(pcm), step)) / 100
+        """Seconds of the agent's audio the caller heard from `since` on, less the transport's
+        padding: pipecat pads every run of audio it flushes to a whole chunk with exact zeros
+        (at each pause and each answer's end), which made the length of `heard_audio` vary by
+        ±40 ms run to run. Speech itself is seldom exactly zero, so what is lost or repeated
+        shows here almost to the sample."""
+        pcm = np.frombuffer(self.heard_audio(since), dtype=np.int16)
+        return int(np.count_nonzero(pcm)) / 8000
 
     async def _echo_mark(self, name: str, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))
