@@ -81,6 +81,7 @@ class BargeInSettings(BaseModel):
     stop_words: dict[str, list[str]] = {}  # …or one of these
     pause_voiced_secs: float = 0.04  # voiced (periodic) audio before a sound pauses the answer
     min_voiced_secs: float = 0.08  # less in the whole sound: noise, its transcript ignored
+    early_pause: bool = True  # pause on a voice before the VAD's start (not on the bot's echo)
 
 
 class TurnSettings(BaseModel):

@@ -91,14 +91,17 @@ async def ask_and_wait_for_answer(
 
 async def run_trial(
     call: SimulatedCall, events: EventRecorder, fixture: dict | None, offset_s: float,
+    pcm: bytes | None = None,
 ) -> Trial:
-    """One overlap: ask, then (after `offset_s` of answer) play the fixture over the agent."""
+    """One overlap: ask, then (after `offset_s` of answer) play the fixture (or `pcm`, 8 kHz)
+    over the agent."""
     began, n_asked = time.monotonic(), len(events.of(BargeIn))
     answer_start = await ask_and_wait_for_answer(call, QUESTION)
     await _keep_line_open(call, answer_start + offset_s)
     n_clear, n_barge = len(call.cleared_at), len(events.of(BargeIn))
     n_false, n_played = len(events.of(FalseInterruption)), len(events.of(ReplyPlayed))
-    pcm = phone_line_pcm(bargein_wav(fixture["id"])) if fixture else b""
+    if pcm is None:
+        pcm = phone_line_pcm(bargein_wav(fixture["id"])) if fixture else b""
     sent = time.monotonic()
     onset = sent + first_voiced_offset(pcm) if pcm else sent
     await call.send_audio(pcm)
@@ -146,7 +149,7 @@ def summarise(trials: list[Trial]) -> dict:
     return {
         "cleared_then_resumed": {k: sum(t.clears > 0 and not t.barged_in
                                         for t in trials if t.kind == k)
-                                 for k in ("backchannel", "noise")},
+                                 for k in ("backchannel", "noise", "echo")},
         "answer_s": plain[0] if plain else None,
         "questions_barged": sum(t.question_barged for t in trials),
         "missing_s_median": statistics.median(missing) if missing else None,

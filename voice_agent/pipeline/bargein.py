@@ -37,9 +37,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice_agent.config import BargeInSettings
 from voice_agent.events import BargeIn, FalseInterruption
 from voice_agent.pipeline.echo import echo_match
-from voice_agent.pipeline.voicing import VoicingTracker
+from voice_agent.pipeline.voicing import VoicingTracker, is_voiced
 
 ECHO_RECHECK_S = 0.1
+EARLY_FRAMES, EARLY_VOICED = 5, 3  # early pause: this many of the last frames voiced
 ECHO_BREAK_CHECKS = 2  # rechecks in a row that find no echo: the caller is talking over it
 VOICED_NOW_S = 0.1
 _WORD = re.compile(r"[\w']+|[\u4e00-\u9fff]", re.UNICODE)
@@ -98,6 +99,9 @@ class BargeInDetector(FrameProcessor):
         self._voicing_fed_at = 0.0
         self._in_rate = 16000
         self._paused = False  # this pending sound has paused the answer (it has a voice)
+        self._vad_started = False  # the VAD took this pending sound for speech (STT hears it)
+        self._recent: deque[tuple[float, bool]] = deque(maxlen=EARLY_FRAMES)  # (at, voiced)
+        self._early_echo_at = 0.0  # last echo check of the early pause
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
         self._prev_frame_at = 0.0
         self._timeout: asyncio.Task | None = None
@@ -146,19 +150,25 @@ class BargeInDetector(FrameProcessor):
             self._echo_segment = True
             self._not_echo_streak = 0
             self._echo_checked_at = time.monotonic()
+            if self.pending and not self._vad_started:  # an early pause on the echo after all
+                self._drop_early()
             return False
         self._speaking = True
-        if playout.speaking():
+        if self.pending:
+            self._vad_started = True  # an early pause's sound: the onset stays the early one
+        elif playout.speaking():
             self._begin(time.monotonic() - self._start_secs)
         return True
 
-    def _begin(self, onset: float) -> None:
+    def _begin(self, onset: float, heard_s: float | None = None) -> None:
         if self._onset is None:
             self._onset = onset
             self._resumed = False
-            self._pending_audio_s = self._start_secs  # the VAD heard this much before starting
+            # the VAD heard this much before starting (an early pause: since its onset)
+            self._pending_audio_s = self._start_secs if heard_s is None else heard_s
             self._quiet_s = 0.0
             self._paused = False
+            self._vad_started = self._speaking
             self._voicing.reset()
             self._voicing_fed_at = onset - 0.02
             self._pause_if_voiced()
@@ -206,6 +216,37 @@ class BargeInDetector(FrameProcessor):
                     self._begin(now - ECHO_RECHECK_S)
         if self.pending:
             await self._follow_pending(len(frame.audio) / 2 / frame.sample_rate, voiced)
+        elif self._s.early_pause:
+            self._pause_early(now, frame)
+
+    def _pause_early(self, now: float, frame: InputAudioRawFrame) -> None:
+        """Pause on a voice before the VAD has declared speech (its start takes 0.2–0.5 s):
+        `EARLY_VOICED` of the last `EARLY_FRAMES` frames periodic, and not the bot's own echo.
+        The VAD still decides whether it is speech at all: a blip it never starts on resumes
+        the answer once quiet (`_follow_pending`)."""
+        if self._speaking or self._echo_segment or not self._state.playout.speaking():
+            self._recent.clear()
+            return
+        window = b"".join(pcm for _, pcm in list(self._inbound)[-2:])  # 40 ms: two periods
+        self._recent.append((now, is_voiced(window, frame.sample_rate)))
+        voiced = [at for at, v in self._recent if v]
+        if len(voiced) < EARLY_VOICED or now - self._early_echo_at < ECHO_RECHECK_S:
+            return
+        self._early_echo_at = now
+        if self._is_echo():
+            return
+        self._recent.clear()
+        onset = voiced[0] - len(frame.audio) / 2 / frame.sample_rate
+        self._begin(onset, heard_s=now - onset)
+
+    def _drop_early(self) -> None:
+        """An early pause whose sound the VAD never took for speech (or took for echo): no
+        transcript will come to decide it, so it ends here, the answer going on."""
+        self._state.publish(FalseInterruption(
+            call_id=self._state.call_id, turn=self._state.turn, transcript="", kind="noise",
+        ))
+        self._onset, self._cleared_at, self._resumed = None, None, False
+        self._resume_playout()
 
     async def _follow_pending(self, seconds: float, voiced: bool) -> None:
         """Long speech interrupts; a sound that stops early lets the answer go on at once
@@ -224,6 +265,9 @@ class BargeInDetector(FrameProcessor):
             self._resumed = False  # talking again: hold the answer again
             self._pause_playout()
         elif not (talking or self._resumed) and self._quiet_s >= self._s.resume_after_secs:
+            if not self._vad_started:  # an early pause on a blip: STT never hears it
+                self._drop_early()
+                return
             self._resumed = True
             self._resume_playout()
 
