@@ -41,6 +41,7 @@ from voice_agent.pipeline.voicing import VoicingTracker, is_voiced
 
 ECHO_RECHECK_S = 0.1
 EARLY_FRAMES, EARLY_VOICED = 5, 3  # early pause: this many of the last frames voiced
+EARLY_COOLDOWN_S = 1.0  # after a blip that came to nothing: a hum or a TV cannot stutter the bot
 ECHO_BREAK_CHECKS = 2  # rechecks in a row that find no echo: the caller is talking over it
 VOICED_NOW_S = 0.1
 _WORD = re.compile(r"[\w']+|[\u4e00-\u9fff]", re.UNICODE)
@@ -102,6 +103,7 @@ class BargeInDetector(FrameProcessor):
         self._vad_started = False  # the VAD took this pending sound for speech (STT hears it)
         self._recent: deque[tuple[float, bool]] = deque(maxlen=EARLY_FRAMES)  # (at, voiced)
         self._early_echo_at = 0.0  # last echo check of the early pause
+        self._early_off_until = 0.0  # no early pause before this (after a blip)
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
         self._prev_frame_at = 0.0
         self._timeout: asyncio.Task | None = None
@@ -217,18 +219,21 @@ class BargeInDetector(FrameProcessor):
         if self.pending:
             await self._follow_pending(len(frame.audio) / 2 / frame.sample_rate, voiced)
         elif self._s.early_pause:
-            self._pause_early(now, frame)
+            # the VAD judges 30 ms windows: "speech-like" = one of its windows within ~2 frames
+            vad_heard = now - (getattr(self._vad, "last_voiced_at", None) or 0.0) <= 0.05
+            self._pause_early(now, frame, vad_heard)
 
-    def _pause_early(self, now: float, frame: InputAudioRawFrame) -> None:
+    def _pause_early(self, now: float, frame: InputAudioRawFrame, vad_heard: bool) -> None:
         """Pause on a voice before the VAD has declared speech (its start takes 0.2–0.5 s):
-        `EARLY_VOICED` of the last `EARLY_FRAMES` frames periodic, and not the bot's own echo.
-        The VAD still decides whether it is speech at all: a blip it never starts on resumes
-        the answer once quiet (`_follow_pending`)."""
-        if self._speaking or self._echo_segment or not self._state.playout.speaking():
+        `EARLY_VOICED` of the last `EARLY_FRAMES` frames periodic and speech-like to the VAD,
+        and not the bot's own echo. The VAD still decides whether it is speech at all: a blip
+        it never starts on resumes the answer once quiet (`_follow_pending`)."""
+        if (self._speaking or self._echo_segment or now < self._early_off_until
+                or not self._state.playout.speaking()):
             self._recent.clear()
             return
         window = b"".join(pcm for _, pcm in list(self._inbound)[-2:])  # 40 ms: two periods
-        self._recent.append((now, is_voiced(window, frame.sample_rate)))
+        self._recent.append((now, vad_heard and is_voiced(window, frame.sample_rate)))
         voiced = [at for at, v in self._recent if v]
         if len(voiced) < EARLY_VOICED or now - self._early_echo_at < ECHO_RECHECK_S:
             return
@@ -246,6 +251,7 @@ class BargeInDetector(FrameProcessor):
             call_id=self._state.call_id, turn=self._state.turn, transcript="", kind="noise",
         ))
         self._onset, self._cleared_at, self._resumed = None, None, False
+        self._early_off_until = time.monotonic() + EARLY_COOLDOWN_S
         self._resume_playout()
 
     async def _follow_pending(self, seconds: float, voiced: bool) -> None:
@@ -256,6 +262,9 @@ class BargeInDetector(FrameProcessor):
         self._quiet_s = 0.0 if voiced else self._quiet_s + seconds
         self._pause_if_voiced()
         talking = self._quiet_s <= VOICED_NOW_S
+        if not (talking or self._vad_started) and self._quiet_s >= self._s.resume_after_secs:
+            self._drop_early()  # an early pause on a blip: STT never hears it
+            return
         if not self._paused:
             return  # noise so far: the answer plays on (its transcript will not count)
         if (talking and self._speaking and self._voiced
@@ -265,9 +274,6 @@ class BargeInDetector(FrameProcessor):
             self._resumed = False  # talking again: hold the answer again
             self._pause_playout()
         elif not (talking or self._resumed) and self._quiet_s >= self._s.resume_after_secs:
-            if not self._vad_started:  # an early pause on a blip: STT never hears it
-                self._drop_early()
-                return
             self._resumed = True
             self._resume_playout()
 
