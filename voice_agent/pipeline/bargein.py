@@ -198,8 +198,9 @@ class BargeInDetector(FrameProcessor):
 
     async def _on_audio(self, frame: InputAudioRawFrame) -> None:
         now = time.monotonic()
+        last_voiced_at = getattr(self._vad, "last_voiced_at", None) or 0.0
         # the VAD (just upstream) marked speech while it handled this frame
-        voiced = (getattr(self._vad, "last_voiced_at", None) or 0.0) >= self._prev_frame_at
+        voiced = last_voiced_at >= self._prev_frame_at
         self._prev_frame_at = now
         self._in_rate = frame.sample_rate
         self._inbound.append((now, frame.audio))
@@ -207,7 +208,7 @@ class BargeInDetector(FrameProcessor):
             self._echo_checked_at = now
             # only voiced audio that is not echo means the caller talks: the quiet after an
             # echo's last word (the VAD still counting its stop time) is not the caller
-            heard = now - (getattr(self._vad, "last_voiced_at", None) or 0.0) <= VOICED_NOW_S
+            heard = now - last_voiced_at <= VOICED_NOW_S
             caller = heard and not self._is_echo()
             self._not_echo_streak = self._not_echo_streak + 1 if caller else 0
             if self._not_echo_streak >= ECHO_BREAK_CHECKS:  # the caller talks over the echo
@@ -220,7 +221,7 @@ class BargeInDetector(FrameProcessor):
             await self._follow_pending(len(frame.audio) / 2 / frame.sample_rate, voiced)
         elif self._s.early_pause:
             # the VAD judges 30 ms windows: "speech-like" = one of its windows within ~2 frames
-            vad_heard = now - (getattr(self._vad, "last_voiced_at", None) or 0.0) <= 0.05
+            vad_heard = now - last_voiced_at <= 0.05
             self._pause_early(now, frame, vad_heard)
 
     def _pause_early(self, now: float, frame: InputAudioRawFrame, vad_heard: bool) -> None:
@@ -232,7 +233,9 @@ class BargeInDetector(FrameProcessor):
                 or not self._state.playout.speaking()):
             self._recent.clear()
             return
-        window = b"".join(pcm for _, pcm in list(self._inbound)[-2:])  # 40 ms: two periods
+        # the last 40 ms (two periods of a low voice), without copying the ~2 s deque per frame
+        last = self._inbound[-1][1]
+        window = self._inbound[-2][1] + last if len(self._inbound) > 1 else last
         self._recent.append((now, vad_heard and is_voiced(window, frame.sample_rate)))
         voiced = [at for at, v in self._recent if v]
         if len(voiced) < EARLY_VOICED or now - self._early_echo_at < ECHO_RECHECK_S:
@@ -247,11 +250,16 @@ class BargeInDetector(FrameProcessor):
     def _drop_early(self) -> None:
         """An early pause whose sound the VAD never took for speech (or took for echo): no
         transcript will come to decide it, so it ends here, the answer going on."""
-        self._state.publish(FalseInterruption(
-            call_id=self._state.call_id, turn=self._state.turn, transcript="", kind="noise",
-        ))
-        self._onset, self._cleared_at, self._resumed = None, None, False
         self._early_off_until = time.monotonic() + EARLY_COOLDOWN_S
+        self._false_alarm("", "noise")
+
+    def _false_alarm(self, transcript: str, kind: str) -> None:
+        """The pending sound did not interrupt: say so, and let the answer go on."""
+        self._onset, self._cleared_at, self._resumed = None, None, False
+        self._state.publish(FalseInterruption(
+            call_id=self._state.call_id, turn=self._state.turn, transcript=transcript,
+            kind=kind,
+        ))
         self._resume_playout()
 
     async def _follow_pending(self, seconds: float, voiced: bool) -> None:
@@ -323,14 +331,7 @@ class BargeInDetector(FrameProcessor):
         if self._voiced and interrupts(transcript, language, self._s, language_probability):
             await self.interrupt("speech", self._onset)
             return True
-        self._onset, self._cleared_at = None, None
         heard_words = (self._voiced and transcript.strip()
                        and is_backchannel(transcript, language, self._s))
-        kind = "backchannel" if heard_words else "noise"
-        self._state.publish(FalseInterruption(
-            call_id=self._state.call_id, turn=self._state.turn, transcript=transcript,
-            kind=kind,
-        ))
-        self._resumed = False
-        self._resume_playout()
+        self._false_alarm(transcript, "backchannel" if heard_words else "noise")
         return False

@@ -80,7 +80,6 @@ class _Released:
     """Audio (or a sentence's mark) handed to the transport, until it has surely played."""
 
     start: float  # monotonic: when it starts playing at the caller
-    seconds: float
     frame: Frame
     sentence: SpokenSentence | None = None  # a mark: the sentence it closes
     reference: tuple[float, bytes] | None = None
@@ -274,7 +273,7 @@ class PlayoutController(FrameProcessor):
         self._open.audio_s += seconds
         self._open.ends_at = p.play_end
         out = _with_audio(frame, chunk)
-        self._remember(_Released(start, seconds, out, reference=reference))
+        self._remember(_Released(start, out, reference=reference))
         await self.push_frame(out)
 
     def _remember(self, item: _Released) -> None:
@@ -324,9 +323,10 @@ class PlayoutController(FrameProcessor):
             cut = len(frame.audio) - take  # the part of this chunk that played
             back.append(_with_audio(frame, frame.audio[cut:]) if cut else frame)
             p.hold(take, frame.sample_rate)
-            left -= take / 2 / frame.sample_rate
+            took_s = take / 2 / frame.sample_rate
+            left -= took_s
             if self._open is not None:
-                self._open.audio_s = max(0.0, self._open.audio_s - take / 2 / frame.sample_rate)
+                self._open.audio_s = max(0.0, self._open.audio_s - took_s)
                 self._open.ends_at = min(self._open.ends_at, cleared_at)
             if cut:
                 break
@@ -348,7 +348,7 @@ class PlayoutController(FrameProcessor):
     async def _sentence_end(self, frame: SentenceEndFrame) -> None:
         sentence = self._open or SpokenSentence(turn=-1, text="", mark="")
         self._open = None
-        self._remember(_Released(self._playout.play_end, 0.0, frame, sentence=sentence))
+        self._remember(_Released(self._playout.play_end, frame, sentence=sentence))
         self._marks += 1
         sentence.turn, sentence.text = frame.turn, frame.text
         sentence.mark = f"t{frame.turn}-s{self._marks}"
