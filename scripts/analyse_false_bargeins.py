@@ -44,7 +44,7 @@ from voice_agent.pipeline.stt import trim_leading_silence  # noqa: E402
 from voice_agent.pipeline.vad import make_vad_analyzer  # noqa: E402
 from voice_agent.pipeline.voicing import VoicingTracker  # noqa: E402
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn  # noqa: E402
-from voice_agent.telephony.replay import phone_line_pcm  # noqa: E402
+from voice_agent.audio import phone_line_pcm  # noqa: E402
 
 FRAME = int(PHONE_RATE * 0.02) * 2  # 20 ms of 16-bit PCM, as Twilio/SIP deliver it
 VOICED_NOW_S = 0.1  # BargeInDetector: voiced within this long = still talking

@@ -33,7 +33,7 @@ from voice_agent.pipeline.bargein import interrupts, is_backchannel
 from voice_agent.pipeline.echo import echo_match
 from voice_agent.pipeline.playout import SpokenSentence, heard_text
 from voice_agent.server import running_server
-from voice_agent.telephony.sim_client import SimulatedCall
+from voice_agent.testing.twilio_line import SimulatedCall
 
 from conftest import TEST_AUTH_TOKEN
 

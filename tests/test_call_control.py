@@ -26,9 +26,9 @@ from voice_agent.events import (
     TransferRequested,
 )
 from voice_agent.server import running_server
-from voice_agent.telephony.call_control import CallControl
-from voice_agent.telephony.sim_client import SimulatedCall
-from voice_agent.telephony.twilio_security import sign
+from voice_agent.telephony.twilio.call_control import CallControl
+from voice_agent.testing.twilio_line import SimulatedCall
+from voice_agent.telephony.twilio.security import sign
 
 from conftest import fixture_wav
 

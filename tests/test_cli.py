@@ -28,7 +28,7 @@ def test_models_command_lists_every_model_with_its_source_and_state():
 def test_serve_command_answers_health_and_the_voice_webhook():
     """The main job: `voice-agent serve` on a free port, as the README starts it."""
     from voice_agent.server import free_port
-    from voice_agent.telephony.twilio_security import sign
+    from voice_agent.telephony.twilio.security import sign
 
     port = free_port()
     proc = subprocess.Popen(

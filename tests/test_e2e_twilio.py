@@ -17,7 +17,7 @@ from voice_agent.events import (
     TurnLatency,
 )
 from voice_agent.server import running_server
-from voice_agent.telephony.sim_client import SimulatedCall
+from voice_agent.testing.twilio_line import SimulatedCall
 
 from conftest import TEST_AUTH_TOKEN, fixture_wav
 

@@ -161,7 +161,7 @@ async def test_a_german_call_stays_german_through_one_english_okay(fresh_resourc
 @pytest.mark.slow
 async def test_dtmf_2_switches_a_twilio_call_to_spanish(fresh_resources):
     from voice_agent.server import running_server
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     res = fresh_resources
     assert res.settings.dtmf.actions["2"] == "language:es"

@@ -76,7 +76,7 @@ def test_each_app_has_its_own_registry():
 async def test_server_serves_metrics_and_health_and_exposes_the_store(fresh_resources, tmp_path):
     from voice_agent.config import StorageSettings
     from voice_agent.server import running_server
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     from conftest import fixture_wav
 

@@ -503,7 +503,7 @@ async def test_operator_on_any_worker_takes_over_and_hangs_up_a_live_call(fresh_
     """Two workers on one bus: B runs the call, A only serves the operator page (as with the
     Redis bus); both actions reach the call through the bus."""
     from voice_agent.server import running_server
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     from conftest import TEST_AUTH_TOKEN
 
@@ -548,7 +548,7 @@ async def test_listen_in_hears_both_sides_and_a_stalled_listener_never_slows_the
 ):
     from voice_agent.audio import is_silent
     from voice_agent.server import running_server
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     from conftest import TEST_AUTH_TOKEN, fixture_wav
 

@@ -12,7 +12,7 @@ from operator_helpers import PASSWORD, operator_settings
 
 from voice_agent.events import CallEnded, CallStarted, EventRecorder
 from voice_agent.server import running_server
-from voice_agent.telephony.sim_client import SimulatedCall
+from voice_agent.testing.twilio_line import SimulatedCall
 
 from conftest import TEST_AUTH_TOKEN, fixture_wav
 

@@ -11,9 +11,9 @@ from twilio_cloud import ACCOUNT_SID, TwilioCloud
 
 from voice_agent.app import create_app
 from voice_agent.config import load_settings
-from voice_agent.telephony.outbound import place_call
-from voice_agent.telephony.twilio_rest import TwilioConfigError, e164
-from voice_agent.telephony.twilio_security import hash_api_key
+from voice_agent.telephony.twilio.outbound import place_call
+from voice_agent.telephony.twilio.rest import TwilioConfigError, e164
+from voice_agent.telephony.twilio.security import hash_api_key
 
 from conftest import REPO_ROOT
 

@@ -204,7 +204,7 @@ def metric(text: str, name: str) -> float:
 
 @pytest.mark.slow
 async def test_a_call_on_worker_one_is_seen_by_worker_two():
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     from conftest import fixture_wav
 

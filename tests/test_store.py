@@ -319,7 +319,7 @@ async def test_retention_runs_at_start_up_then_daily():
 @pytest.mark.slow
 async def test_a_real_call_is_recorded_by_the_server(fresh_resources, tmp_path):
     from voice_agent.server import running_server
-    from voice_agent.telephony.sim_client import SimulatedCall
+    from voice_agent.testing.twilio_line import SimulatedCall
 
     from conftest import fixture_wav
 

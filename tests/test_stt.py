@@ -11,7 +11,7 @@ from voice_agent.pipeline.whisper_turn import (
     restrict_language_probs,
     transcribe_turn,
 )
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 from conftest import fixture_wav
 

@@ -8,7 +8,7 @@ from voice_agent.bench.bargein import bargein_wav
 from voice_agent.pipeline.build import SharedResources
 from voice_agent.pipeline.turn_end import SmartTurnModel
 from voice_agent.simulate import simulate_call
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 pytestmark = pytest.mark.slow
 

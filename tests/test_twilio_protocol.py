@@ -9,7 +9,7 @@ from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 
 from voice_agent.app import create_app
 from voice_agent.config import load_settings
-from voice_agent.telephony.twilio import (
+from voice_agent.telephony.twilio.wire import (
     StreamStopped,
     StrictTwilioSerializer,
     TwilioProtocolError,
@@ -18,7 +18,7 @@ from voice_agent.telephony.twilio import (
     parse_start,
     stream_url,
 )
-from voice_agent.telephony.twilio_security import sign
+from voice_agent.telephony.twilio.security import sign
 
 START = {
     "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",

@@ -14,14 +14,14 @@ from voice_agent.app import create_app
 from voice_agent.config import load_settings
 from voice_agent.events import CallError, CallStarted, CallStatus, EventBus, EventRecorder
 from voice_agent.server import running_server
-from voice_agent.telephony.sim_client import (
+from voice_agent.testing.twilio_line import (
     SimulatedCall,
     WebhookRefused,
     parse_connect_twiml,
     post_webhook,
 )
-from voice_agent.telephony.stream_tokens import StreamTokenError, StreamTokens
-from voice_agent.telephony.twilio_security import sign
+from voice_agent.telephony.twilio.stream_tokens import StreamTokenError, StreamTokens
+from voice_agent.telephony.twilio.security import sign
 
 from conftest import TEST_AUTH_TOKEN
 

@@ -4,7 +4,7 @@ import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
 from voice_agent.pipeline.vad import WebRTCVADAnalyzer
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 from conftest import fixture_wav
 

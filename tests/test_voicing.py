@@ -15,7 +15,7 @@ import yaml
 
 from voice_agent.audio import rms_dbfs
 from voice_agent.pipeline.voicing import VoicingTracker, is_voiced, periodicity
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 FIXTURES = Path(__file__).resolve().parent.parent / "audio_fixtures"
 RATE = 8000

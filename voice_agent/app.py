@@ -14,11 +14,11 @@ from voice_agent.events import EventBus
 from voice_agent.metrics import CallMetrics
 from voice_agent.operator.api import operator_router
 from voice_agent.pipeline.build import SharedResources
-from voice_agent.telephony.call_control import CallControl
-from voice_agent.telephony.stream_tokens import StreamTokens
-from voice_agent.telephony.twilio_routes import twilio_router
-from voice_agent.telephony.twilio_security import startup_warning
-from voice_agent.telephony.twilio_session import handle_media_stream
+from voice_agent.telephony.twilio.call_control import CallControl
+from voice_agent.telephony.twilio.stream_tokens import StreamTokens
+from voice_agent.telephony.twilio.routes import twilio_router
+from voice_agent.telephony.twilio.security import startup_warning
+from voice_agent.telephony.twilio.session import handle_media_stream
 
 
 async def start_sip_endpoint(res: SharedResources):

@@ -78,3 +78,9 @@ def rms_dbfs(pcm16: bytes) -> float:
 
 def is_silent(pcm16: bytes, threshold_dbfs: float = -50.0) -> bool:
     return rms_dbfs(pcm16) < threshold_dbfs
+
+
+def phone_line_pcm(path: Path | str) -> bytes:
+    """A WAV as it reaches us over the phone: 8 kHz after a μ-law round trip."""
+    pcm, rate = read_wav(path)
+    return ulaw_decode(ulaw_encode(resample(pcm, rate, PHONE_RATE)))

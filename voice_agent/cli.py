@@ -267,8 +267,8 @@ def call(
     """Place an outbound call through Twilio; the running server (public URL) takes it."""
     from twilio.base.exceptions import TwilioRestException
 
-    from voice_agent.telephony.outbound import place_call
-    from voice_agent.telephony.twilio_rest import TwilioConfigError
+    from voice_agent.telephony.twilio.outbound import place_call
+    from voice_agent.telephony.twilio.rest import TwilioConfigError
 
     try:
         placed = place_call(load_settings(config), to, from_, lang)
@@ -290,7 +290,7 @@ def api_key() -> None:
     """Make a new API key for POST /api/calls, and the line for `server.api_keys`."""
     import secrets
 
-    from voice_agent.telephony.twilio_security import hash_api_key
+    from voice_agent.telephony.twilio.security import hash_api_key
 
     key = secrets.token_urlsafe(32)
     print(f"API key (give it to the client; it is not stored): {key}")

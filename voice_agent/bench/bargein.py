@@ -20,8 +20,8 @@ import yaml
 
 from voice_agent.config import REPO_ROOT
 from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
-from voice_agent.telephony.replay import phone_line_pcm
-from voice_agent.telephony.sim_client import (
+from voice_agent.audio import phone_line_pcm
+from voice_agent.testing.twilio_line import (
     SimulatedCall,
     first_voiced_offset,
     last_voiced_offset,

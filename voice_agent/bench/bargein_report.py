@@ -26,7 +26,7 @@ def _voicing_cost_us() -> float:
 
     from voice_agent.bench.bargein import bargein_wav
     from voice_agent.pipeline.voicing import VoicingTracker
-    from voice_agent.telephony.replay import phone_line_pcm
+    from voice_agent.audio import phone_line_pcm
 
     pcm = phone_line_pcm(bargein_wav("en_interrupt_agent"))
     tracker, costs = VoicingTracker(), []

@@ -31,7 +31,7 @@ from voice_agent.pipeline.whisper_turn import (
     encoder_window,
     restrict_language_probs,
 )
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 
 @dataclass

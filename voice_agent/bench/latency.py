@@ -20,7 +20,7 @@ from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.events import EventRecorder, TurnLatency
 from voice_agent.pipeline.build import SharedResources
 from voice_agent.server import running_server
-from voice_agent.telephony.sim_client import SimulatedCall
+from voice_agent.testing.twilio_line import SimulatedCall
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"

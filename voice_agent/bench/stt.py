@@ -18,7 +18,7 @@ from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest, ma
 from voice_agent.config import Settings
 from voice_agent.models import ModelRegistry
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 
 def words(text: str) -> list[str]:

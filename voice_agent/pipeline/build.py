@@ -25,7 +25,7 @@ from voice_agent.models import ModelRegistry
 from voice_agent.nlu.baseline import BaselineUnderstander, Understander
 from voice_agent.nlu.numbers import spelled_numbers
 from voice_agent.nlu.policy import DialoguePolicy, speech_chunks
-from voice_agent.operator.listen import ListenHub, ListenTap
+from voice_agent.pipeline.listen import ListenHub, ListenTap
 from voice_agent.pipeline.bargein import BargeInDetector
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.dialogue import DialogueProcessor
@@ -157,7 +157,7 @@ def build_call_pipeline(
     vad = make_vad_analyzer(vad_settings)
     return Pipeline([
         transport.input(),
-        ListenTap(hub=res.listen, state=state, side="caller"),
+        ListenTap(hub=res.listen, call_id=state.call_id, side="caller"),
         VADProcessor(vad_analyzer=vad),
         BargeInDetector(state=state, settings=s.bargein, vad_analyzer=vad),
         TurnCompletionGate(settings=s.turn, model=res.registry.smart_turn() if smart else None),
@@ -172,7 +172,7 @@ def build_call_pipeline(
         PlayoutController(state=state),
         transport.output(),
         AudioOutTap(state=state),
-        ListenTap(hub=res.listen, state=state, side="bot"),
+        ListenTap(hub=res.listen, call_id=state.call_id, side="bot"),
     ])
 
 

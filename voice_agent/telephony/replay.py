@@ -39,12 +39,6 @@ FRAME_S = 0.02
 FRAME_BYTES = int(PHONE_RATE * FRAME_S) * 2
 
 
-def phone_line_pcm(path: Path) -> bytes:
-    """A WAV as it reaches us over the phone: 8 kHz after a μ-law round trip."""
-    pcm, rate = read_wav(path)
-    return ulaw_decode(ulaw_encode(resample(pcm, rate, PHONE_RATE)))
-
-
 @dataclass
 class ReplayScript:
     """The caller's side of a replayed call."""

@@ -13,12 +13,12 @@ from twilio.base.exceptions import TwilioRestException
 
 from voice_agent.config import Settings
 from voice_agent.events import EventBus
-from voice_agent.telephony.call_control import CallControl, StatusCallbackError
-from voice_agent.telephony.outbound import place_call
-from voice_agent.telephony.stream_tokens import StreamTokens
-from voice_agent.telephony.twilio import busy_twiml, connect_twiml, stream_url
-from voice_agent.telephony.twilio_rest import TwilioConfigError
-from voice_agent.telephony.twilio_security import (
+from voice_agent.telephony.twilio.call_control import CallControl, StatusCallbackError
+from voice_agent.telephony.twilio.outbound import place_call
+from voice_agent.telephony.twilio.stream_tokens import StreamTokens
+from voice_agent.telephony.twilio.wire import busy_twiml, connect_twiml, stream_url
+from voice_agent.telephony.twilio.rest import TwilioConfigError
+from voice_agent.telephony.twilio.security import (
     configured_key_digests,
     require_api_key,
     verified_form,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from voice_agent.config import Settings
-from voice_agent.telephony.twilio_rest import TwilioConfigError, e164, public_base, rest_client
+from voice_agent.telephony.twilio.rest import TwilioConfigError, e164, public_base, rest_client
 
 
 @dataclass

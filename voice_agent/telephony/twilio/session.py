@@ -13,8 +13,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from voice_agent.audio import PHONE_RATE
 from voice_agent.events import CallError
 from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
-from voice_agent.telephony.stream_tokens import StreamTokenError, StreamTokens
-from voice_agent.telephony.twilio import (
+from voice_agent.telephony.twilio.stream_tokens import StreamTokenError, StreamTokens
+from voice_agent.telephony.twilio.wire import (
     StreamStart,
     StrictTwilioSerializer,
     TwilioProtocolError,

@@ -24,7 +24,7 @@ import numpy as np
 import websockets
 
 from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, ulaw_decode, ulaw_encode
-from voice_agent.telephony.replay import phone_line_pcm
+from voice_agent.audio import phone_line_pcm
 
 SILENCE_ULAW = ulaw_encode(bytes(PHONE_FRAME_BYTES * 2))
 ACCOUNT_SID = "AC" + "0" * 32
@@ -57,7 +57,7 @@ def parse_connect_twiml(xml: str) -> tuple[str, dict[str, str]]:
 
 async def post_webhook(url: str, form: dict[str, str], auth_token: str | None) -> str:
     """POST a form as Twilio does, signed when an auth token is given; the response body."""
-    from voice_agent.telephony.twilio_security import SIGNATURE_HEADER, sign
+    from voice_agent.telephony.twilio.security import SIGNATURE_HEADER, sign
 
     headers = {SIGNATURE_HEADER: sign(auth_token, url, form)} if auth_token else {}
     async with aiohttp.ClientSession() as session:

@@ -13,7 +13,6 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import PHONE_RATE, resample
-from voice_agent.pipeline.call_state import CallState
 
 CALLER, BOT = 0, 1  # first byte of each listen-in message
 SIDES = {"caller": CALLER, "bot": BOT}
@@ -63,10 +62,10 @@ class ListenTap(FrameProcessor):
     side "bot": put after the output transport, which passes each frame on once written, so
     listeners hear the bot at the pace the caller does."""
 
-    def __init__(self, *, hub: ListenHub, state: CallState, side: str, **kwargs) -> None:
+    def __init__(self, *, hub: ListenHub, call_id: str, side: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self._hub = hub
-        self._state = state
+        self._call_id = call_id
         self._side = SIDES[side]
         self._frame_type = InputAudioRawFrame if side == "caller" else OutputAudioRawFrame
 
@@ -75,10 +74,10 @@ class ListenTap(FrameProcessor):
         if (
             direction == FrameDirection.DOWNSTREAM
             and isinstance(frame, self._frame_type)
-            and self._hub.listening(self._state.call_id)
+            and self._hub.listening(self._call_id)
         ):
             pcm = frame.audio
             if frame.sample_rate != PHONE_RATE:
                 pcm = resample(pcm, frame.sample_rate, PHONE_RATE)
-            self._hub.feed(self._state.call_id, self._side, pcm)
+            self._hub.feed(self._call_id, self._side, pcm)
         await self.push_frame(frame, direction)

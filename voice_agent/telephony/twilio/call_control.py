@@ -34,7 +34,7 @@ from voice_agent.events import (
     ReplyPlayed,
     TransferRequested,
 )
-from voice_agent.telephony.twilio_rest import TwilioConfigError, e164, rest_client
+from voice_agent.telephony.twilio.rest import TwilioConfigError, e164, rest_client
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 CALL_STATUSES = {"queued", "initiated", "ringing", "in-progress", "completed", "busy",
