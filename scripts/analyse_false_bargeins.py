@@ -36,15 +36,19 @@ from pipecat.audio.vad.vad_analyzer import VADState
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voice_agent.audio import PHONE_RATE, pcm16_to_float, resample  # noqa: E402
+from voice_agent.audio import (  # noqa: E402
+    PHONE_RATE,
+    pcm16_to_float,
+    phone_line_pcm,  # noqa: E402
+    resample,
+)
 from voice_agent.config import load_settings  # noqa: E402
 from voice_agent.pipeline.bargein import interrupts, is_backchannel  # noqa: E402
-from voice_agent.pipeline.build import SharedResources  # noqa: E402
+from voice_agent.pipeline.factory import CallFactory  # noqa: E402
 from voice_agent.pipeline.stt import trim_leading_silence  # noqa: E402
 from voice_agent.pipeline.vad import make_vad_analyzer  # noqa: E402
 from voice_agent.pipeline.voicing import VoicingTracker  # noqa: E402
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn  # noqa: E402
-from voice_agent.audio import phone_line_pcm  # noqa: E402
 
 FRAME = int(PHONE_RATE * 0.02) * 2  # 20 ms of 16-bit PCM, as Twilio/SIP deliver it
 VOICED_NOW_S = 0.1  # BargeInDetector: voiced within this long = still talking
@@ -131,7 +135,7 @@ def transcribe(res, pcm: bytes, language: str) -> dict:
     samples = pcm16_to_float(resample(audio, PHONE_RATE, WHISPER_RATE))
     prior = {language: s.languages.stt_hint_weight}  # LanguagePolicy.decode_prior()
     turn = transcribe_turn(
-        res.registry.whisper(), samples, list(s.languages.allowed),
+        res.models.registry.whisper(), samples, list(s.languages.allowed),
         beam_size=s.stt.beam_size, no_speech_threshold=s.stt.no_speech_threshold,
         window=s.stt.encoder_window, prior=prior,
     )
@@ -169,7 +173,7 @@ async def analyse(res, fixture: dict, variants: int = 0) -> dict:
         heard = transcribe(res, stt_segment(audio, rows, seg, s.stt.trailing_silence_secs),
                            CALL_LANGUAGE)
         text, lang = heard["text"], heard["decoded"]
-        nlu = res.understander.understand(text, lang) if text else None
+        nlu = res.models.understander.understand(text, lang) if text else None
         heard.update(
             interrupts=interrupts(heard["text"], heard["decoded"], s.bargein),
             backchannel=bool(heard["text"]) and is_backchannel(heard["text"], heard["decoded"],
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     started = time.perf_counter()
-    res = SharedResources.load(load_settings())
+    res = CallFactory.load(load_settings())
     fixtures = yaml.safe_load((ROOT / "audio_fixtures" / "bargein.yaml").read_text())["fixtures"]
     results = [asyncio.run(analyse(res, f, args.variants))
                for f in fixtures if f["kind"] in args.kinds]
@@ -238,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         if r.get("variants"):
             shown = "; ".join(f"{k} ×{n}" for k, n in r["variants"].items())
             print(f"- {r['id']} (segment end ±{args.variants} frames): {shown}")
-    print(f"\n({time.perf_counter() - started:.0f} s; understander: {res.understander.name})")
+    nlu_name = res.models.understander.name
+    print(f"\n({time.perf_counter() - started:.0f} s; understander: {nlu_name})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
     return 0

@@ -37,24 +37,28 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def resources(settings):
     """Real models (Whisper base int8, Piper voice, espeak-ng), loaded once for all slow tests."""
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
 
-    res = SharedResources.load(settings)
-    res.warm_up()
-    return res
+    factory = CallFactory.load(settings)
+    factory.models.warm_up()
+    return factory
 
 
 @pytest.fixture
 def fresh_resources(resources):
-    """The loaded models with a fresh knowledge base and bus (calls in one test don't mix)."""
+    """The loaded models with a fresh knowledge base, bus and call registry (calls in one test
+    don't mix)."""
+    import dataclasses
+
     from voice_agent.events import EventBus
     from voice_agent.kb import configured_knowledge_base
-    from voice_agent.pipeline.build import SharedResources, make_understander
+    from voice_agent.pipeline.factory import CallFactory
+    from voice_agent.pipeline.shared_models import make_understander
 
-    s = resources.settings
-    kb = configured_knowledge_base(s)
-    return SharedResources(
-        settings=s, bus=EventBus(), registry=resources.registry, kb=kb,
-        understander=make_understander(s, resources.registry, kb),
-        synthesizer=resources.synthesizer,
+    models = resources.models
+    kb = configured_knowledge_base(models.settings)
+    fresh = dataclasses.replace(
+        models.with_settings(models.settings), kb=kb,
+        understander=make_understander(models.settings, models.registry, kb),
     )
+    return CallFactory.around(fresh, EventBus())

@@ -33,7 +33,7 @@ def sip_resources(res, **sip: object):
         "sip": SipSettings(**{**base, **sip}),
         "tts": s.tts.model_copy(update={"precache_answers": False}),
     })
-    return dataclasses.replace(res, settings=settings)
+    return res.with_settings(settings)
 
 
 def write_ulaw(wav: Path, out: Path, trailing_silence_s: float = 1.0) -> float:

@@ -27,8 +27,8 @@ from voice_agent.events import (
     TransferRequested,
 )
 from voice_agent.kb import configured_knowledge_base
-from voice_agent.nlu.baseline import Understanding
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy
+from voice_agent.nlu.understanding import Understanding
 from voice_agent.pipeline.bargein import interrupts, is_backchannel
 from voice_agent.pipeline.echo import echo_match
 from voice_agent.pipeline.playout import SpokenSentence, heard_text
@@ -142,7 +142,7 @@ async def answered_call(res, **kw):
 async def test_caller_cuts_in_asking_about_order_1002_and_gets_that_answer(fresh_resources):
     res = fresh_resources
     events = EventRecorder(res.bus)
-    hours = res.kb.pack("en").answers["opening_hours"]
+    hours = res.models.kb.pack("en").answers["opening_hours"]
     async with answered_call(res) as call:
         trial = await run_trial(call, events, fixture("en_interrupt_order_1002"), 1.5)
     assert trial.barged_in and trial.onset_to_clear_s is not None
@@ -168,7 +168,7 @@ async def test_an_uh_huh_a_french_daccord_and_a_cough_do_not_stop_the_answer(
 ):
     res = fresh_resources
     events = EventRecorder(res.bus)
-    hours = res.kb.pack("en").answers["opening_hours"]
+    hours = res.models.kb.pack("en").answers["opening_hours"]
     async with answered_call(res) as call:
         heard, clears = {}, {}
         for name, fid, offset in (("plain", None, 0.0), ("uh_huh", "en_bc_uh_huh", 1.5),
@@ -229,4 +229,4 @@ async def test_pressing_0_during_an_answer_interrupts_and_asks_for_an_operator(f
     dtmf = events.of(DtmfPressed, call_id)
     assert [(d.digit, d.action) for d in dtmf] == [("0", "operator")]
     assert events.of(TransferRequested, call_id)[0].reason == "dtmf:0"
-    assert events.of(BotReply, call_id)[-1].text == res.kb.pack("en").phrase("transfer")
+    assert events.of(BotReply, call_id)[-1].text == res.models.kb.pack("en").phrase("transfer")

@@ -2,7 +2,6 @@
 status callbacks become CallStatus events (Twilio's REST API is a local stand-in)."""
 
 import asyncio
-import dataclasses
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,8 +26,8 @@ from voice_agent.events import (
 )
 from voice_agent.server import running_server
 from voice_agent.telephony.twilio.call_control import CallControl
-from voice_agent.testing.twilio_line import SimulatedCall
 from voice_agent.telephony.twilio.security import sign
+from voice_agent.testing.twilio_line import SimulatedCall
 
 from conftest import fixture_wav
 
@@ -195,7 +194,7 @@ async def test_caller_asks_for_a_human_hears_the_hand_over_and_is_redirected(
         "transfer": base_settings.transfer.model_copy(update={
             "operator_number": OPERATOR, "reply_played_timeout_s": 8.0}),
     })
-    res = dataclasses.replace(fresh_resources, settings=settings)
+    res = fresh_resources.with_settings(settings)
     events = EventRecorder(res.bus)
     async with running_server(settings, res) as (base, _):
         url = base.replace("http", "ws", 1) + "/media"

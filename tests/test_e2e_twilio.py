@@ -46,7 +46,7 @@ async def test_caller_hears_greeting_asks_hours_gets_answer_and_hangs_up(fresh_r
             assert "hours" in said.transcript.lower() and said.language == "en"
             assert events.of(IntentDetected, call_id)[0].intent == "opening_hours"
             reply = events.of(BotReply, call_id)[0]
-            assert reply.text == res.kb.pack("en").answers["opening_hours"]
+            assert reply.text == res.models.kb.pack("en").answers["opening_hours"]
             assert events.of(TurnLatency, call_id)[0].total_s > 0
 
             await call.stop()
@@ -109,7 +109,6 @@ async def test_goodbye_hangs_up_through_twilios_rest_api_when_credentials_are_se
     fresh_resources,
 ):
     """Twilio's cloud is simulated by a local HTTP server that records the REST request."""
-    import dataclasses
 
     from aiohttp import web
 
@@ -133,7 +132,7 @@ async def test_goodbye_hangs_up_through_twilios_rest_api_when_credentials_are_se
         twilio = TwilioSettings(account_sid="AC" + "1" * 32, auth_token="secret",
                                 api_base_url=f"http://127.0.0.1:{port}")
         settings = fresh_resources.settings.model_copy(update={"twilio": twilio})
-        res = dataclasses.replace(fresh_resources, settings=settings)
+        res = fresh_resources.with_settings(settings)
         events = EventRecorder(res.bus)
         async with running_server(settings, res) as (base, _):
             async with SimulatedCall(ws_url(base), auth_token="secret") as call:

@@ -101,15 +101,18 @@ def test_whisper_is_hinted_toward_the_call_language():
 def test_a_call_to_a_configured_number_starts_in_its_language():
     from voice_agent.config import load_settings
     from voice_agent.events import EventBus as Bus
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
+    from voice_agent.pipeline.shared_models import SharedModels
+    from voice_agent.telephony.twilio.session import TWILIO_EDGE
 
     settings = load_settings(env={}, overrides={"languages": {"by_number": {"+34911000000": "es"}}})
-    res = SharedResources(settings=settings, bus=Bus(), registry=None, kb=None,  # type: ignore
+    models = SharedModels(settings=settings, registry=None, kb=None,  # type: ignore
                           understander=None, synthesizer=None)  # type: ignore
-    assert res.new_call_state("twilio", callee="+34911000000").language == "es"
-    assert res.new_call_state("twilio", language="fr", callee="+34911000000").language == "fr"
-    assert res.new_call_state("twilio", callee="+15550002222").language == "en"
-    assert res.new_call_state("twilio").language_policy.language == "en"
+    res = CallFactory.around(models, Bus())
+    assert res.new_call(TWILIO_EDGE, callee="+34911000000").state.language == "es"
+    assert res.new_call(TWILIO_EDGE, language="fr", callee="+34911000000").state.language == "fr"
+    assert res.new_call(TWILIO_EDGE, callee="+15550002222").state.language == "en"
+    assert res.new_call(TWILIO_EDGE).state.language_policy.language == "en"
 
 
 # --- scripted calls through the real pipeline (Whisper, the fine-tuned model, voices) ---
@@ -136,7 +139,7 @@ async def test_english_caller_asks_to_continue_in_spanish_and_gets_spanish_answe
     assert [t.intent for t in result.turns] == ["opening_hours", "change_language",
                                                 "return_refund"]
     assert switches == [("en", "es", "request")]
-    es = res.kb.pack("es")
+    es = res.models.kb.pack("es")
     assert replies[0][1] == "en"
     assert replies[1][1:] == ("es", es.phrase("language_switched"))
     assert replies[2][1:] == ("es", es.answers["return_refund"])
@@ -155,7 +158,7 @@ async def test_a_german_call_stays_german_through_one_english_okay(fresh_resourc
     assert [t.language for t in result.turns] == ["de", "en", "de"]  # "okay" was heard as English
     assert switches == []
     assert [lang for _, lang, _ in replies] == ["de", "de", "de"]
-    assert replies[2][2] in res.kb.pack("de").answers.values()  # answered from the German KB
+    assert replies[2][2] in res.models.kb.pack("de").answers.values()  # answered from the German KB
 
 
 @pytest.mark.slow
@@ -180,7 +183,7 @@ async def test_dtmf_2_switches_a_twilio_call_to_spanish(fresh_resources):
             assert turn.agent_audio_s > 1.0
             await call.stop()
     replies, switches = replies_and_switches(events, call_id)
-    es = res.kb.pack("es")
+    es = res.models.kb.pack("es")
     assert replies[0][1:] == ("es", es.phrase("language_switched"))
     assert replies[-1][1:] == ("es", es.answers["opening_hours"])
     assert switches == [("en", "es", "dtmf")]
@@ -196,16 +199,18 @@ async def test_after_a_switch_the_new_language_speaks_with_its_own_coqui_voice(
 
     from voice_agent.audio import is_silent
     from voice_agent.config import VoiceSettings
+    from voice_agent.pipeline.factory import CallFactory
     from voice_agent.speech import Synthesizer
     from voice_agent.tts_engines.tiny_vits import build_tiny_vits
 
     folder = build_tiny_vits(tmp_path / "tiny-vits-es")
     tts = fresh_resources.settings.tts.model_copy(deep=True)
     tts.voices["es"] = VoiceSettings(engine="coqui", voice=str(folder))
-    res = dataclasses.replace(fresh_resources,
-                              synthesizer=Synthesizer(tts, fresh_resources.registry))
-    res.greeting_audio("en")  # as the server's warm-up does
-    coqui_loaded = lambda: any(str(folder) in key for key in res.registry.loaded())  # noqa: E731
+    models = dataclasses.replace(fresh_resources.models,
+                                 synthesizer=Synthesizer(tts, fresh_resources.models.registry))
+    res = CallFactory.around(models, fresh_resources.bus)
+    res.models.greeting_audio("en")  # as the server's warm-up does
+    coqui_loaded = lambda: any(str(folder) in key for key in res.models.registry.loaded())  # noqa: E731
     assert not coqui_loaded()
 
     from voice_agent.simulate import simulate_call

@@ -20,6 +20,7 @@ from voice_agent.nlu.policy import split_sentences
 from voice_agent.nlu.train import MODEL_DIR, train
 from voice_agent.pipeline.call_state import TurnTimer
 from voice_agent.pipeline.dialogue import DialogueProcessor
+from voice_agent.pipeline.edge import EdgeCapabilities
 from voice_agent.pipeline.stt import SegmentResult
 from voice_agent.pipeline.whisper_turn import TurnTranscript
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def encoder(resources):
-    return resources.registry.gemma_encoder()
+    return resources.models.registry.gemma_encoder()
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +82,13 @@ async def talk(fresh_resources, turns: list[tuple[str, str]]):
     """Caller turns as transcripts through the dialogue stage; returns spoken text and events."""
     bus = EventBus()
     events = EventRecorder(bus)
-    state = fresh_resources.new_call_state("test")
+    state = fresh_resources.new_call(EdgeCapabilities("test")).state
     state.bus = bus
     state.last_turn_audio_s = 2.0  # what STT reports for a short sentence
     stage = DialogueProcessor(
-        understander=fresh_resources.understander, policy=fresh_resources.new_policy(),
-        languages=fresh_resources.settings.languages, state=state, kb=fresh_resources.kb,
+        understander=fresh_resources.models.understander,
+        policy=fresh_resources.models.dialogue_policy(),
+        languages=fresh_resources.settings.languages, state=state, kb=fresh_resources.models.kb,
     )
     frames = [
         TranscriptionFrame(text, "caller", "", language=lang,
@@ -126,7 +128,7 @@ async def test_caller_asks_for_french_and_the_agent_switches(fresh_resources):
     ])
     replies = events.of(BotReply)
     assert [r.language for r in replies] == ["fr", "fr"]
-    assert replies[0].text == fresh_resources.kb.pack("fr").phrase("language_switched")
+    assert replies[0].text == fresh_resources.models.kb.pack("fr").phrase("language_switched")
 
 
 async def test_goodbye_ends_the_call(fresh_resources):
@@ -136,7 +138,7 @@ async def test_goodbye_ends_the_call(fresh_resources):
 
 async def test_no_reply_states_a_fact_outside_the_knowledge_base(fresh_resources):
     """Every sentence the agent says comes from the KB or the order table, whatever is asked."""
-    kb = fresh_resources.kb
+    kb = fresh_resources.models.kb
     numbers = [*kb.orders, "9999"]
     allowed: set[str] = set()
     for pack in kb.packs.values():

@@ -39,14 +39,16 @@ def light_resources(settings, bus: EventBus | None = None):
     from voice_agent.kb import configured_knowledge_base
     from voice_agent.models import ModelRegistry
     from voice_agent.nlu.baseline import BaselineUnderstander
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
+    from voice_agent.pipeline.shared_models import SharedModels
     from voice_agent.speech import Synthesizer
 
     registry = ModelRegistry(settings)
     kb = configured_knowledge_base(settings)
-    return SharedResources(settings=settings, bus=bus or EventBus(), registry=registry, kb=kb,
-                           understander=BaselineUnderstander(kb),
-                           synthesizer=Synthesizer(settings.tts, registry))
+    models = SharedModels(settings=settings, registry=registry, kb=kb,
+                          understander=BaselineUnderstander(kb),
+                          synthesizer=Synthesizer(settings.tts, registry))
+    return CallFactory.around(models, bus or EventBus())
 
 
 @asynccontextmanager
@@ -61,7 +63,7 @@ async def operator_server(settings, res=None, trusted_proxies=None):
 
         records = await CallRecords.start(settings, res.bus)  # as create_app does
         app.state.store = records.store if records else None
-        app.state.resources = res
+        app.state.factory = res
         try:
             yield
         finally:
@@ -536,7 +538,7 @@ async def test_operator_on_any_worker_takes_over_and_hangs_up_a_live_call(fresh_
                     break
                 await call.send_silence(0.05)
             assert call.closed  # the caller's line is closed
-            assert call_id not in res.live_calls
+            assert call_id not in res.calls
             for op in (op_a, op_b):
                 r = await op.post(f"/operator/api/calls/{call_id}/hangup")
                 assert r.status_code == 404

@@ -80,7 +80,7 @@ async def test_operator_watches_listens_to_and_hangs_up_a_live_call(
             caller_line = page.locator("[data-testid=transcript] li.caller").first
             await caller_line.wait_for(timeout=5_000)
             assert "hours" in (await caller_line.text_content()).lower()
-            answer = res.kb.pack("en").answers["opening_hours"]
+            answer = res.models.kb.pack("en").answers["opening_hours"]
             bot_line = page.locator("[data-testid=transcript] li.bot").first
             await bot_line.wait_for(timeout=5_000)
             assert answer in await bot_line.text_content()

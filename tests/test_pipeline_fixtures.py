@@ -39,9 +39,9 @@ async def test_a_multilingual_caller_replayed_through_the_pipeline(fresh_resourc
         assert turn.intent == exp["intent"], (fixture_id, turn.intent, turn.transcript)
         # answered in the call's language: it follows the caller with hysteresis (a single
         # unsure turn in another language is answered in the call's language)
-        pack = res.kb.pack(turn.reply_language)
+        pack = res.models.kb.pack(turn.reply_language)
         if exp.get("order_number"):
-            assert turn.reply == res.kb.order_reply(pack, exp["order_number"])
+            assert turn.reply == res.models.kb.order_reply(pack, exp["order_number"])
         elif exp["intent"] != "order_status":
             assert turn.reply == pack.answers[exp["intent"]]
         assert turn.latency_s is not None and turn.latency_s > 0

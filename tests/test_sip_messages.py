@@ -224,12 +224,14 @@ class _Sent:
 def _endpoint_with_no_free_line():
     from types import SimpleNamespace
 
+    from voice_agent.calls import CallRegistry
     from voice_agent.config import SipSettings
     from voice_agent.events import EventBus
     from voice_agent.telephony.sip.endpoint import SipEndpoint
 
     sip = SipSettings(enabled=True, max_calls=0, allowed_addresses=["192.0.2.0/24"])
-    res = SimpleNamespace(settings=SimpleNamespace(sip=sip), bus=EventBus())
+    res = SimpleNamespace(settings=SimpleNamespace(sip=sip), bus=EventBus(),
+                          calls=CallRegistry(max_calls=20))
     endpoint = SipEndpoint(res)
     endpoint._udp = _Sent()
     return endpoint

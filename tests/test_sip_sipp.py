@@ -42,7 +42,7 @@ def expected_words(fixture_id: str) -> list[str]:
 
 def call_plan(res, tmp_path, fixture_id: str, answer_s: float = 14.0) -> list[str]:
     """sipp options: speak after the greeting, hang up `answer_s` after starting to speak."""
-    greeting_s = len(res.greeting_audio(res.settings.languages.default)) / 2 / 8000
+    greeting_s = len(res.models.greeting_audio(res.settings.languages.default)) / 2 / 8000
     speech_s = write_ulaw(fixture_wav(fixture_id), tmp_path / "caller.ulaw")
     return ["-set", "greeting_ms", str(int((greeting_s + 0.8) * 1000)),
             "-set", "answer_ms", str(int((speech_s + answer_s) * 1000))]
@@ -79,7 +79,7 @@ async def test_sipp_trunk_call_hears_the_agent_and_is_understood(fresh_resources
     assert {pt for pt, _, _ in ear.packets} == {0}
     assert {len(p) for _, p, _ in ear.packets} == {160}  # 20 ms packets
     voiced = sum(not is_silent(ulaw_decode(p)) for _, p, _ in ear.packets) * 0.02
-    greeting_s = len(res.greeting_audio("en")) / 2 / 8000
+    greeting_s = len(res.models.greeting_audio("en")) / 2 / 8000
     assert ear.seconds > greeting_s + 1.5 and voiced > greeting_s + 1.0, (ear.seconds, voiced)
     # paced in real time on a 20 ms clock, not sent in bursts: the greeting takes its length
     packets, took = ear.first_talkspurt()
@@ -191,7 +191,7 @@ async def test_transfer_sends_refer_to_the_configured_target(fresh_resources, tm
     assert moved and moved[0].target == target and moved[0].reply_played
     assert ended[0].reason == "transferred"
     assert events.of(CallStatus, call_id)[0].hung_up_by == "agent"
-    greeting_s = len(res.greeting_audio("en")) / 2 / 8000
+    greeting_s = len(res.models.greeting_audio("en")) / 2 / 8000
     assert ear.seconds > greeting_s + 1.0  # the hand-over sentence was heard before the REFER
 
 
@@ -213,5 +213,5 @@ async def test_goodbye_ends_the_call_with_the_agents_bye(fresh_resources, tmp_pa
     call_id = ended[0].call_id
     assert ended[0].reason == "agent_goodbye"
     assert events.of(CallStatus, call_id)[0].hung_up_by == "agent"
-    greeting_s = len(res.greeting_audio("en")) / 2 / 8000
+    greeting_s = len(res.models.greeting_audio("en")) / 2 / 8000
     assert ear.seconds > greeting_s + 0.5  # the farewell was played before the BYE

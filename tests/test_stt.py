@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voice_agent.audio import pcm16_to_float, resample
+from voice_agent.audio import pcm16_to_float, phone_line_pcm, resample
 from voice_agent.pipeline.stt import trim_leading_silence
 from voice_agent.pipeline.whisper_turn import (
     encoder_window,
@@ -11,7 +11,6 @@ from voice_agent.pipeline.whisper_turn import (
     restrict_language_probs,
     transcribe_turn,
 )
-from voice_agent.audio import phone_line_pcm
 
 from conftest import fixture_wav
 
@@ -40,7 +39,7 @@ def test_encoder_window_and_token_cap_grow_with_the_turn():
 
 @pytest.mark.slow
 def test_a_spanish_caller_is_identified_among_the_allowed_languages(resources):
-    model = resources.registry.whisper()
+    model = resources.models.registry.whisper()
     audio = pcm16_to_float(resample(phone_line_pcm(fixture_wav("es_return")), 8000, 16000))
     turn = transcribe_turn(model, audio, ["en", "es", "fr", "de", "zh"])
     assert turn.language == "es" and "devolución" in turn.text.lower()

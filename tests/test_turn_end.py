@@ -4,27 +4,25 @@ Real models: Whisper, the understanding model, and pipecat's bundled Smart Turn 
 
 import pytest
 
+from voice_agent.audio import phone_line_pcm
 from voice_agent.bench.bargein import bargein_wav
-from voice_agent.pipeline.build import SharedResources
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.pipeline.turn_end import SmartTurnModel
 from voice_agent.simulate import simulate_call
-from voice_agent.audio import phone_line_pcm
 
 pytestmark = pytest.mark.slow
 
 
-def resources_with(res, **turn) -> SharedResources:
+def resources_with(res, **turn) -> CallFactory:
     settings = res.settings.model_copy(
         update={"turn": res.settings.turn.model_copy(update=turn)})
-    return SharedResources(settings=settings, bus=type(res.bus)(), registry=res.registry,
-                           kb=res.kb, understander=res.understander,
-                           synthesizer=res.synthesizer)
+    return CallFactory.around(res.models.with_settings(settings), type(res.bus)())
 
 
 def test_the_bundled_smart_turn_model_scores_phone_audio(resources):
-    model = resources.registry.smart_turn()
+    model = resources.models.registry.smart_turn()
     assert isinstance(model, SmartTurnModel)
-    assert resources.registry.smart_turn() is model  # loaded once per process
+    assert resources.models.registry.smart_turn() is model  # loaded once per process
     pcm = phone_line_pcm(bargein_wav("en_pause_order"))
     assert 0.0 <= model.completion_probability(pcm) <= 1.0
 

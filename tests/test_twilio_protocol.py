@@ -9,6 +9,7 @@ from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 
 from voice_agent.app import create_app
 from voice_agent.config import load_settings
+from voice_agent.telephony.twilio.security import sign
 from voice_agent.telephony.twilio.wire import (
     StreamStopped,
     StrictTwilioSerializer,
@@ -18,7 +19,6 @@ from voice_agent.telephony.twilio.wire import (
     parse_start,
     stream_url,
 )
-from voice_agent.telephony.twilio.security import sign
 
 START = {
     "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",

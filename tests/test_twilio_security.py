@@ -1,7 +1,6 @@
 """Only our Twilio may start calls: signed webhooks, single-use stream tokens, SIP headers."""
 
 import asyncio
-import dataclasses
 import subprocess
 import sys
 
@@ -14,14 +13,14 @@ from voice_agent.app import create_app
 from voice_agent.config import load_settings
 from voice_agent.events import CallError, CallStarted, CallStatus, EventBus, EventRecorder
 from voice_agent.server import running_server
+from voice_agent.telephony.twilio.security import sign
+from voice_agent.telephony.twilio.stream_tokens import StreamTokenError, StreamTokens
 from voice_agent.testing.twilio_line import (
     SimulatedCall,
     WebhookRefused,
     parse_connect_twiml,
     post_webhook,
 )
-from voice_agent.telephony.twilio.stream_tokens import StreamTokenError, StreamTokens
-from voice_agent.telephony.twilio.security import sign
 
 from conftest import TEST_AUTH_TOKEN
 
@@ -198,7 +197,7 @@ async def _refused(base: str, call: SimulatedCall) -> int | None:
 async def test_streams_without_a_valid_fresh_token_are_closed_before_any_call(fresh_resources):
     settings = fresh_resources.settings.model_copy(update={
         "twilio": fresh_resources.settings.twilio.model_copy(update={"stream_token_ttl_s": 1.0})})
-    res = dataclasses.replace(fresh_resources, settings=settings)
+    res = fresh_resources.with_settings(settings)
     events = EventRecorder(res.bus)
     async with running_server(settings, res) as (base, _):
         # no token at all: a bare stream, as an attacker who found the URL would open it

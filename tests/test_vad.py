@@ -3,8 +3,8 @@
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
-from voice_agent.pipeline.vad import WebRTCVADAnalyzer
 from voice_agent.audio import phone_line_pcm
+from voice_agent.pipeline.vad import WebRTCVADAnalyzer
 
 from conftest import fixture_wav
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from voice_agent.audio import rms_dbfs
+from voice_agent.audio import phone_line_pcm, rms_dbfs
 from voice_agent.pipeline.voicing import VoicingTracker, is_voiced, periodicity
-from voice_agent.audio import phone_line_pcm
 
 FIXTURES = Path(__file__).resolve().parent.parent / "audio_fixtures"
 RATE = 8000

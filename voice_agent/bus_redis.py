@@ -1,11 +1,11 @@
 """The event bus across worker processes, through Redis pub/sub.
 
-Same interface as `events.EventBus` (publish / subscribe / unsubscribe / on_event). A published
-event reaches this process's subscribers at once, as on the memory bus, and goes to Redis in
-the background; events from other workers arrive through Redis and are delivered to the same
-subscribers. Each message is `<process id> <event.model_dump_json()>`, so a worker skips its
-own messages. `local` is a bus carrying only this process's events (storage and metrics
-count each event once, in the worker that ran the call).
+Implements the `events.EventBus` interface. A published event reaches this process's
+subscribers at once, as on the memory bus, and goes to Redis in the background; events from
+other workers arrive through Redis and are delivered to the same subscribers. Each message is
+`<process id> <event.model_dump_json()>`, so a worker skips its own messages. `local` is a bus
+carrying only this process's events (storage and metrics count each event once, in the worker
+that ran the call).
 
 Redis down or slow never blocks a call: the outgoing queue is bounded (a full queue drops the
 event with a warning) and both directions reconnect with back-off.
@@ -28,10 +28,12 @@ RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class RedisEventBus(EventBus):
+    spans_processes = True
+
     def __init__(self, redis_url: str, channel: str = "voice_agent:events",
                  queue_size: int = 10_000) -> None:
         super().__init__(queue_size)
-        self.local = EventBus(queue_size)
+        self._local = EventBus(queue_size)
         self.redis_url, self.channel = redis_url, channel
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.sent = self.received = self.dropped = 0
@@ -42,8 +44,12 @@ class RedisEventBus(EventBus):
 
     # --- the EventBus interface --------------------------------------------------------
 
+    @property
+    def local(self) -> EventBus:
+        return self._local
+
     def publish(self, event: CallEvent) -> None:
-        self.local.publish(event)
+        self._local.publish(event)
         super().publish(event)
         if self._loop is None:
             return  # not started: this process only

@@ -77,7 +77,7 @@ def simulate(
     config: Path = ConfigOpt,
 ) -> None:
     """Replay WAV files as a phone call through the same pipeline a Twilio call uses."""
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
     from voice_agent.simulate import simulate_call
 
     _quiet_logs()
@@ -85,9 +85,9 @@ def simulate(
     if missing:
         console.print(f"[red]error:[/] no such file: {', '.join(missing)}")
         raise typer.Exit(2)
-    res = SharedResources.load(load_settings(config))
-    res.warm_up()
-    call = simulate_call(res, wavs, realtime=not fast, out_dir=out_dir, language=lang)
+    factory = CallFactory.load(load_settings(config))
+    factory.models.warm_up()
+    call = simulate_call(factory, wavs, realtime=not fast, out_dir=out_dir, language=lang)
     result = asyncio.run(call)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -112,7 +112,7 @@ def models(
     config: Path = ConfigOpt,
 ) -> None:
     """List each model: where it comes from, its size, whether it is ready."""
-    from voice_agent.models import CATALOGUE, SplitModel, cache_dir, model_size
+    from voice_agent.models import CATALOGUE, ConvertedModel, SplitModel, cache_dir, model_size
     from voice_agent.nlu import gemma
     from voice_agent.nlu.finetuned import trained_model_exists
     from voice_agent.nlu.train import METADATA_FILE, MODEL_DIR
@@ -132,16 +132,13 @@ def models(
         if isinstance(spec, SplitModel) and not ready:
             missing = spec.missing_packages()
             status = f"missing {', '.join(missing)}" if missing else "not assembled (--prepare)"
+        elif isinstance(spec, ConvertedModel) and not ready:
+            status = "not converted (--prepare)"
         else:
             status = "ready" if ready else "missing"
         table.add_row(spec.name, spec.description, spec.source_text(),
                       f"{size / 1e6:.1f} MB" if size else "—",
                       f"[green]{status}[/]" if ready else f"[red]{status}[/]")
-    converted = gemma.is_converted()
-    table.add_row("gemma3-270m", "Gemma 3 270M base (GGUF Q4_K_M → safetensors), the "
-                  "understanding model's encoder", f"pip package {gemma.GGUF_PACKAGE} (+part1…4)",
-                  "253.1 MB", "[green]ready[/]" if converted else "[red]not converted "
-                  "(--prepare)[/]")
     if trained_model_exists():
         meta = json.loads((MODEL_DIR / METADATA_FILE).read_text())
         acc = meta["metrics"].get("heldout", {}).get("intent_accuracy_all")
@@ -212,13 +209,13 @@ def evaluate(
 ) -> None:
     """Held-out report: per-language accuracy of the model beside the baseline, confusions,
     order-number slot accuracy, sentiment, latency per turn."""
-    from voice_agent.models import ModelRegistry
+    from voice_agent.model_loaders import model_registry
     from voice_agent.nlu.evaluate import run_eval
     from voice_agent.nlu.finetuned import FineTunedUnderstander
 
     _quiet_logs()
     settings = load_settings(config)
-    model = FineTunedUnderstander(ModelRegistry(settings).gemma_encoder())
+    model = FineTunedUnderstander(model_registry(settings).gemma_encoder())
     console.print(run_eval(settings, model, write))
 
 
@@ -231,21 +228,21 @@ def understand(
 ) -> None:
     """Intent, confidence, slots, sentiment and the agent's reply for an utterance."""
     from voice_agent.nlu.policy import DialogueContext
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.shared_models import SharedModels
 
     _quiet_logs()
-    res = SharedResources.load(load_settings(config))
-    language = lang or res.settings.languages.default
-    if language not in res.kb.packs:
+    models = SharedModels.load(load_settings(config))
+    language = lang or models.settings.languages.default
+    if language not in models.kb.packs:
         console.print(f"[red]error:[/] language {language!r} is not configured")
         raise typer.Exit(2)
-    policy = res.new_policy()
+    policy = models.dialogue_policy()
     lines = sys.stdin if text == "-" else [text]
     for line in lines:
         line = line.strip()
         if not line:
             continue
-        understood = res.understander.understand(line, language)
+        understood = models.understander.understand(line, language)
         reply = policy.respond(understood, DialogueContext())  # each line stands alone
         out = {"intent": understood.intent, "confidence": understood.confidence,
                "language": language, "slots": understood.slots,

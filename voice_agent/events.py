@@ -1,4 +1,4 @@
-"""Typed call events and the in-process event bus.
+"""Typed call events and the event bus interface, with its in-process implementation.
 
 Every stage of a call publishes events (data, not log lines); storage, the operator page, metrics
 and tests subscribe to the same stream. A subscriber gets its own asyncio queue, so a slow one
@@ -179,12 +179,30 @@ def event_from_json(data: str | bytes) -> CallEvent:
 
 
 class EventBus:
-    """In-process publish/subscribe. `publish` never blocks on subscribers."""
+    """The event bus every stage and subscriber uses, implemented here for one process.
+
+    `publish` never blocks on subscribers. A subscriber takes a queue of its own (`subscribe`)
+    or registers a quick synchronous callback (`on_event`).
+
+    A bus shared by several worker processes (`bus_redis.RedisEventBus`) keeps this interface
+    and answers its cross-process questions differently: `spans_processes` says events also
+    come from other workers, `local` carries only the events of this process's own calls (so
+    storage and metrics count each event once, in the worker that ran the call), and `received`
+    counts the events that came from other workers.
+    """
+
+    spans_processes: bool = False
+    received: int = 0  # events from other worker processes: none in one process
 
     def __init__(self, queue_size: int = 10_000) -> None:
         self._queues: list[asyncio.Queue[CallEvent]] = []
         self._callbacks: list[Callable[[CallEvent], None]] = []
         self._queue_size = queue_size
+
+    @property
+    def local(self) -> EventBus:
+        """The events of this process's own calls: in one process, every event."""
+        return self
 
     def subscribe(self) -> asyncio.Queue[CallEvent]:
         q: asyncio.Queue[CallEvent] = asyncio.Queue(self._queue_size)

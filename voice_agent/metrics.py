@@ -7,6 +7,8 @@ process (tests) never collide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -57,21 +59,16 @@ class CallMetrics:
         self._live: set[str] = set()
 
     def attach(self, bus: EventBus) -> CallMetrics:
-        from voice_agent.store.writer import local_events
-
-        local_events(bus).on_event(self.observe)
-        if hasattr(bus, "received"):  # a Redis bus: how much this worker hears from the others
-            Gauge("voice_agent_bus_remote_events", "Events received from other workers",
-                  registry=self.registry).set_function(lambda: bus.received)
+        bus.local.on_event(self.observe)
+        if bus.spans_processes:  # how much this worker hears from the others
+            self.add_gauge("voice_agent_bus_remote_events", "Events received from other workers",
+                           lambda: bus.received)
         return self
 
-    def watch_writer(self, writer) -> None:
-        """The call-record writer's counts (a StoreWriter: written / failed / dropped)."""
-        for name, doc in (("written", "Call events written to the call records"),
-                          ("failed", "Call events the database refused (logged)"),
-                          ("dropped", "Call events dropped: the write queue was full")):
-            Gauge(f"voice_agent_records_{name}", doc, registry=self.registry).set_function(
-                lambda name=name: getattr(writer, name))
+    def add_gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
+        """A gauge read at each scrape: how another part (the call records) reports its counts
+        without this module knowing it."""
+        Gauge(name, doc, registry=self.registry).set_function(read)
 
     def observe(self, event: CallEvent) -> None:
         match event:

@@ -10,7 +10,7 @@ import uvicorn
 
 from voice_agent.app import create_app
 from voice_agent.config import Settings
-from voice_agent.pipeline.build import SharedResources
+from voice_agent.pipeline.factory import CallFactory
 
 WS_MAX_BYTES = 1 << 20  # uvicorn's own guard; the protocol limit (64 KB) is ours, with a reason
 
@@ -34,10 +34,10 @@ def uvicorn_config(
 
 
 @asynccontextmanager
-async def running_server(settings: Settings, resources: SharedResources | None = None):
+async def running_server(settings: Settings, factory: CallFactory | None = None):
     """Start the real server on a free loopback port; yields (base_url, app)."""
     port = free_port()
-    app = create_app(settings, resources)
+    app = create_app(settings, factory)
     server = uvicorn.Server(uvicorn_config(
         app, "127.0.0.1", port, log_level="warning",
         trusted_proxies=settings.server.trusted_proxies,

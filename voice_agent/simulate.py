@@ -14,8 +14,8 @@ from voice_agent.events import (
     IntentDetected,
     TurnLatency,
 )
-from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
-from voice_agent.telephony.replay import ReplayScript, ReplayTransport
+from voice_agent.pipeline.factory import CallFactory
+from voice_agent.telephony.replay import REPLAY_EDGE, ReplayScript, ReplayTransport
 
 
 @dataclass
@@ -46,17 +46,18 @@ class SimulationResult:
 
 
 async def simulate_call(
-    res: SharedResources, wavs: list[Path], *, realtime: bool = True,
+    factory: CallFactory, wavs: list[Path], *, realtime: bool = True,
     out_dir: Path | None = None, language: str | None = None,
 ) -> SimulationResult:
     """Replay caller WAVs as one call; collect per-turn results from the call's events."""
     for wav in wavs:
         if not wav.exists():
             raise FileNotFoundError(f"no such WAV file: {wav}")
-    recorder = EventRecorder(res.bus)
+    recorder = EventRecorder(factory.bus)
     transport = ReplayTransport(ReplayScript(list(wavs), realtime=realtime))
-    state = res.new_call_state("replay", language=language)
-    await run_call(build_call_task(transport, res, state), res, state)
+    call = factory.build(factory.new_call(REPLAY_EDGE, language=language), transport)
+    state = call.state
+    await factory.run(call)
 
     def by_turn(kind) -> dict[int, object]:
         return {e.turn: e for e in recorder.of(kind, state.call_id)}

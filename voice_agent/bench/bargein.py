@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from voice_agent.audio import phone_line_pcm
 from voice_agent.config import REPO_ROOT
 from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
-from voice_agent.audio import phone_line_pcm
 from voice_agent.testing.twilio_line import (
     SimulatedCall,
     first_voiced_offset,
@@ -189,7 +189,7 @@ async def run_turn_end_bench(res, configs: list[tuple[str, dict]]) -> list[dict]
     """Callers pausing mid-sentence vs the end-of-turn settings: how often is a caller cut off
     (one utterance answered as two turns), and what does waiting cost on ordinary turns?"""
     from voice_agent.events import CallerTurn, TurnLatency
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
     from voice_agent.server import running_server
 
     pauses = [bargein_wav(f["id"]) for f in bargein_fixtures() if f["kind"] == "pause"]
@@ -201,9 +201,7 @@ async def run_turn_end_bench(res, configs: list[tuple[str, dict]]) -> list[dict]
             key: getattr(res.settings, key).model_copy(update=value)
             for key, value in overrides.items()
         })
-        run = SharedResources(settings=settings, bus=type(res.bus)(), registry=res.registry,
-                              kb=res.kb, understander=res.understander,
-                              synthesizer=res.synthesizer)
+        run = CallFactory.around(res.models.with_settings(settings), type(res.bus)())
         events = EventRecorder(run.bus)
         cut_off = 0
         async with running_server(settings, run) as (base, _):

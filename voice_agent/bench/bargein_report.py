@@ -6,9 +6,10 @@ import asyncio
 from datetime import date
 
 from voice_agent.bench.bargein import run_bench, run_turn_end_bench
-from voice_agent.bench.latency import BENCHMARKS_MD, loopback_settings, machine
+from voice_agent.bench.latency import BENCHMARKS_MD, loopback_settings
 from voice_agent.config import Settings
-from voice_agent.pipeline.build import SharedResources
+from voice_agent.machine import machine
+from voice_agent.pipeline.factory import CallFactory
 
 KINDS = ("interrupt", "backchannel", "noise")
 TURN_END_CONFIGS = [
@@ -24,9 +25,9 @@ def _voicing_cost_us() -> float:
     import statistics
     import time
 
+    from voice_agent.audio import phone_line_pcm
     from voice_agent.bench.bargein import bargein_wav
     from voice_agent.pipeline.voicing import VoicingTracker
-    from voice_agent.audio import phone_line_pcm
 
     pcm = phone_line_pcm(bargein_wav("en_interrupt_agent"))
     tracker, costs = VoicingTracker(), []
@@ -45,8 +46,8 @@ def run_bargein_report(
     settings: Settings, offsets: list[float], echo_trials: int, turn_end: bool, write: bool
 ) -> str:
     settings = loopback_settings(settings)
-    res = SharedResources.load(settings)
-    res.warm_up()
+    res = CallFactory.load(settings)
+    res.models.warm_up()
     result = asyncio.run(run_bench(res, offsets, KINDS, echo_trials))
     s = result["summary"]
     hit, total = s["true_detected"]

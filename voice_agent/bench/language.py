@@ -21,17 +21,17 @@ from pathlib import Path
 
 from faster_whisper.audio import pad_or_trim
 
-from voice_agent.audio import PHONE_RATE, pcm16_to_float, resample
-from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest, machine
+from voice_agent.audio import PHONE_RATE, pcm16_to_float, phone_line_pcm, resample
+from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest
 from voice_agent.config import Settings
 from voice_agent.events import BotReply, EventRecorder, LanguageSwitched
+from voice_agent.machine import machine
 from voice_agent.pipeline.stt import trim_leading_silence
 from voice_agent.pipeline.whisper_turn import (
     WHISPER_RATE,
     encoder_window,
     restrict_language_probs,
 )
-from voice_agent.audio import phone_line_pcm
 
 
 @dataclass
@@ -142,10 +142,10 @@ def tts_first_audio(res, repeats: int) -> list[tuple[str, float, float, int]]:
         folder = build_tiny_vits(Path(tmp) / "tiny-vits")
         tts = res.settings.tts.model_copy(deep=True)
         tts.voices["es-coqui"] = VoiceSettings(engine="coqui", voice=str(folder))
-        synth = Synthesizer(tts, res.registry)
+        synth = Synthesizer(tts, res.models.registry)
         voices["es-coqui"] = tts.voices["es-coqui"]
         for lang, voice in voices.items():
-            pack = res.kb.pack(lang.split("-")[0])
+            pack = res.models.kb.pack(lang.split("-")[0])
             sentences = [pack.phrase("greeting"), *list(pack.answers.values())[:repeats]]
             sentences = [s.split(". ")[0] for s in sentences]
             next(synth.stream("Hola.", lang))  # load the voice first: calls find it loaded
@@ -208,11 +208,11 @@ def report(settings: Settings, hits, calls: list[dict], tts_rows) -> str:
 
 
 async def run_language_bench(settings: Settings, repeats: int, write: bool) -> str:
-    from voice_agent.pipeline.build import SharedResources
+    from voice_agent.pipeline.factory import CallFactory
 
-    res = SharedResources.load(settings)
-    res.warm_up()
-    hits = lid_accuracy(settings, res.registry.whisper())
+    res = CallFactory.load(settings)
+    res.models.warm_up()
+    hits = lid_accuracy(settings, res.models.registry.whisper())
     calls = await switching_calls(res)
     text = report(settings, hits, calls, tts_first_audio(res, repeats))
     if write:

@@ -8,7 +8,6 @@ dialogue, TTS to first audio).
 
 from __future__ import annotations
 
-import platform
 import secrets
 import statistics
 from datetime import date
@@ -18,7 +17,8 @@ import yaml
 
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.events import EventRecorder, TurnLatency
-from voice_agent.pipeline.build import SharedResources
+from voice_agent.machine import machine
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.server import running_server
 from voice_agent.testing.twilio_line import SimulatedCall
 
@@ -45,12 +45,6 @@ def _row(name: str, values: list[float]) -> str:
             f"{percentile(values, 0.95) * 1000:.0f} ms | {len(values)} |")
 
 
-def machine() -> str:
-    import os
-
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
-
-
 def loopback_settings(settings: Settings) -> Settings:
     """A bench's own loopback server: its own webhook token, no public URL to sign against."""
     twilio = settings.twilio.model_copy(
@@ -67,7 +61,7 @@ async def run_latency_bench(
         raise SystemExit("no fixtures: run audio_fixtures/generate.py")
     settings = loopback_settings(settings)
     twilio = settings.twilio
-    res = SharedResources.load(settings)
+    res = CallFactory.load(settings)
     recorder = EventRecorder(res.bus)
     greetings, responses, unanswered = [], [], 0
     async with running_server(settings, res) as (base, _app):

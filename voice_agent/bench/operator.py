@@ -26,7 +26,7 @@ from datetime import date
 
 import httpx
 
-from voice_agent.bench.latency import BENCHMARKS_MD, machine, percentile
+from voice_agent.bench.latency import BENCHMARKS_MD, percentile
 from voice_agent.config import Settings
 from voice_agent.events import (
     BotReply,
@@ -37,6 +37,7 @@ from voice_agent.events import (
     IntentDetected,
     TurnLatency,
 )
+from voice_agent.machine import machine
 from voice_agent.operator.auth import hash_password
 from voice_agent.server import running_server
 
@@ -158,7 +159,7 @@ async def run_operator_bench(
         "tts": settings.tts.model_copy(update={"precache_answers": False}),
     })
     async with running_server(settings) as (base, app), async_playwright() as p:
-        bus: EventBus = app.state.resources.bus
+        bus: EventBus = app.state.factory.bus
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page()
         await page.goto(base + "/operator/")

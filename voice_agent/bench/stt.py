@@ -13,12 +13,12 @@ import time
 import unicodedata
 from datetime import date
 
-from voice_agent.audio import pcm16_to_float, resample
-from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest, machine
+from voice_agent.audio import pcm16_to_float, phone_line_pcm, resample
+from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest
 from voice_agent.config import Settings
+from voice_agent.machine import machine
 from voice_agent.models import ModelRegistry
 from voice_agent.pipeline.whisper_turn import WHISPER_RATE, transcribe_turn
-from voice_agent.audio import phone_line_pcm
 
 
 def words(text: str) -> list[str]:

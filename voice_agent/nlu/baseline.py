@@ -10,13 +10,12 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from voice_agent.kb import KnowledgeBase
 from voice_agent.nlu.numbers import extract_order_number
+from voice_agent.nlu.understanding import Understanding
 
 NGRAMS = (2, 3, 4)
 
@@ -31,26 +30,6 @@ def normalise(text: str) -> str:
 def char_ngrams(text: str) -> Counter[str]:
     t = normalise(text)
     return Counter(t[i : i + n] for n in NGRAMS for i in range(len(t) - n + 1))
-
-
-@dataclass
-class Understanding:
-    intent: str
-    confidence: float
-    language: str
-    slots: dict[str, str] = field(default_factory=dict)
-    nearest_example: str = ""
-    sentiment: str | None = None  # negative | neutral | positive (None: not estimated)
-    sentiment_confidence: float = 0.0
-    text: str = ""  # the transcript it was read from
-
-
-class Understander(Protocol):
-    """What the dialogue stage needs: the baseline and the fine-tuned model both provide it."""
-
-    name: str
-
-    def understand(self, text: str, language: str) -> Understanding: ...
 
 
 class _LanguageIndex:

@@ -13,13 +13,14 @@ import time
 from collections import Counter, defaultdict
 from datetime import date
 
-from voice_agent.bench.latency import machine
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.kb import INTENTS, configured_knowledge_base
-from voice_agent.nlu.baseline import BaselineUnderstander, Understanding
+from voice_agent.machine import machine
+from voice_agent.nlu.baseline import BaselineUnderstander
 from voice_agent.nlu.dataset import Example, load_dialogues, load_split
 from voice_agent.nlu.numbers import extract_order_number
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy, speech_chunks
+from voice_agent.nlu.understanding import Understanding
 
 REPORT = REPO_ROOT / "docs" / "nlu_eval.md"
 

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 from voice_agent.models import ModelNotAvailable
-from voice_agent.nlu.baseline import Understanding
 from voice_agent.nlu.gemma import GemmaEncoder
 from voice_agent.nlu.head import load_heads
 from voice_agent.nlu.numbers import extract_order_number
 from voice_agent.nlu.train import HEADS_FILE, METADATA_FILE, MODEL_DIR
+from voice_agent.nlu.understanding import Understanding
 
 
 def trained_model_exists(model_dir: Path = MODEL_DIR) -> bool:

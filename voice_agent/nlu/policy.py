@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from voice_agent.kb import KnowledgeBase, LanguagePack
-from voice_agent.nlu.baseline import Understanding
 from voice_agent.nlu.numbers import is_number_reply
+from voice_agent.nlu.understanding import Understanding
 
 NEEDS_ORDER = ("order_status", "cancel_order", "change_address")
 CANCELLABLE = ("processing",)

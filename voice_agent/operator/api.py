@@ -31,6 +31,7 @@ from voice_agent.operator.auth import (
 )
 from voice_agent.operator.live import LiveCalls
 from voice_agent.operator.sockets import events_socket, listen_socket
+from voice_agent.pipeline.factory import CallFactory
 
 STATIC = package_files.files("voice_agent.operator") / "static"
 STATIC_FILES = {"app.js", "listen.js", "style.css"}
@@ -41,8 +42,8 @@ def _login_page(error: str = "", status: int = 200) -> HTMLResponse:
     return HTMLResponse(html.replace("{{error}}", error), status_code=status)
 
 
-def _resources(request: Request):
-    return request.app.state.resources
+def _factory(request: Request) -> CallFactory:
+    return request.app.state.factory
 
 
 def _live(request: Request) -> LiveCalls:
@@ -84,10 +85,10 @@ def operator_router(settings: Settings) -> APIRouter:
         app.state.operator_auth = OperatorAuth(settings.operator)
         live = LiveCalls(settings.operator.ended_calls_shown)
         app.state.operator_live = live
-        res = app.state.resources
-        res.listen.queue_frames = settings.operator.listen_queue_frames
-        await live.start(res.bus)
-        hangups = HangupHandler(res.bus, res.live_calls).start()
+        factory: CallFactory = app.state.factory
+        factory.listen.queue_frames = settings.operator.listen_queue_frames
+        await live.start(factory.bus)
+        hangups = HangupHandler(factory.bus, factory.calls).start()
         if app.state.operator_auth.closed:
             logger.info("operator page closed: no operator.users configured")
         try:
@@ -183,7 +184,7 @@ def operator_router(settings: Settings) -> APIRouter:
     def live_call_or_404(request: Request, call_id: str) -> None:
         """Running here, or (Redis bus) on another worker as the live list says."""
         listed = _live(request).calls.get(call_id)
-        if call_id not in _resources(request).live_calls and (
+        if call_id not in _factory(request).calls and (
             listed is None or listed.status != "live"
         ):
             raise HTTPException(404, f"no live call {call_id}")
@@ -193,14 +194,14 @@ def operator_router(settings: Settings) -> APIRouter:
     @router.post("/api/calls/{call_id}/hangup", status_code=202)
     async def hang_up(call_id: str, request: Request, user: str = op) -> dict:
         live_call_or_404(request, call_id)
-        _resources(request).bus.publish(HangupRequested(call_id=call_id, operator=user))
+        _factory(request).bus.publish(HangupRequested(call_id=call_id, operator=user))
         return {"call_id": call_id, "hangup_requested": True}
 
     @router.post("/api/calls/{call_id}/takeover", status_code=202)
     async def take_over(call_id: str, request: Request, user: str = op) -> dict:
         live_call_or_404(request, call_id)
         logger.info(f"{call_id}: operator {user!r} takes over")
-        _resources(request).bus.publish(
+        _factory(request).bus.publish(
             TransferRequested(call_id=call_id, reason="operator_takeover"))
         return {"call_id": call_id, "transfer_requested": True}
 

@@ -87,16 +87,16 @@ async def listen_socket(ws: WebSocket, call_id: str) -> None:
     if user is None:
         await _refuse(ws, POLICY_VIOLATION, "operator login required")
         return
-    res = ws.app.state.resources
-    if call_id not in res.live_calls:
+    factory = ws.app.state.factory
+    if call_id not in factory.calls:
         await _refuse(ws, NO_SUCH_CALL, "no such live call")
         return
     await ws.accept()
     logger.info(f"{call_id}: operator {user!r} listening in")
-    queue = res.listen.subscribe(call_id)
+    queue = factory.listen.subscribe(call_id)
 
     async def send() -> None:
-        while call_id in res.live_calls:
+        while call_id in factory.calls:
             try:
                 frame = await asyncio.wait_for(queue.get(), CALL_CHECK_S)
             except TimeoutError:
@@ -106,4 +106,4 @@ async def listen_socket(ws: WebSocket, call_id: str) -> None:
     try:
         await _race(ws, send())
     finally:
-        res.listen.unsubscribe(call_id, queue)
+        factory.listen.unsubscribe(call_id, queue)

@@ -22,8 +22,8 @@ from voice_agent.events import (
     TransferRequested,
 )
 from voice_agent.kb import KnowledgeBase
-from voice_agent.nlu.baseline import Understander
 from voice_agent.nlu.policy import DialogueContext, DialoguePolicy, Reply
+from voice_agent.nlu.understanding import Understander
 from voice_agent.pipeline.call_state import CallState, TurnTimer
 from voice_agent.pipeline.dtmf import dtmf_action, dtmf_reply
 from voice_agent.pipeline.frames import NoSpeechSegmentFrame, SentenceEndFrame

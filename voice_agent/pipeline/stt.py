@@ -21,7 +21,8 @@ from voice_agent.audio import pcm16_to_float, resample, rms_dbfs
 from voice_agent.config import STTSettings
 from voice_agent.pipeline.call_state import CallState, TurnTimer
 from voice_agent.pipeline.frames import NoSpeechSegmentFrame
-from voice_agent.pipeline.whisper_turn import WHISPER_RATE, TurnTranscript, transcribe_turn
+from voice_agent.pipeline.transcriber import Transcriber
+from voice_agent.pipeline.whisper_turn import WHISPER_RATE, TurnTranscript
 
 
 @dataclass
@@ -57,15 +58,16 @@ class SharedWhisperSTTService(SegmentedSTTService):
     (language probabilities, timing) for the dialogue stage and the events.
     """
 
-    def __init__(self, *, model, settings: STTSettings, state: CallState, **kwargs) -> None:
+    def __init__(
+        self, *, transcriber: Transcriber, settings: STTSettings, state: CallState, **kwargs,
+    ) -> None:
         super().__init__(
             trailing_silence_secs=settings.trailing_silence_secs,
             # language=None: each turn's language is detected (restricted to the allowed set)
             settings=PipecatSTTSettings(model=settings.model, language=None),
             **kwargs,
         )
-        self._model = model
-        self._stt = settings
+        self._transcriber = transcriber
         self._state = state
 
     @property
@@ -83,10 +85,8 @@ class SharedWhisperSTTService(SegmentedSTTService):
         samples = pcm16_to_float(resample(audio, self.sample_rate, WHISPER_RATE))
         try:
             turn = await asyncio.to_thread(
-                transcribe_turn, self._model, samples, self._state.allowed_languages,
-                beam_size=self._stt.beam_size, no_speech_threshold=self._stt.no_speech_threshold,
-                window=self._stt.encoder_window,
-                prior=self._state.language_policy.decode_prior(),  # hint: the call's language
+                self._transcriber.transcribe, samples, self._state.allowed_languages,
+                self._state.language_policy.decode_prior(),  # hint: the call's language
             )
         except Exception as e:  # a broken turn is reported; the call goes on
             yield ErrorFrame(f"transcription failed: {e}")

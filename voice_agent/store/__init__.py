@@ -1,6 +1,6 @@
 """Call records: tables (models), schema migrations, the event writer, queries, retention."""
 
 from voice_agent.store.queries import CallStore
-from voice_agent.store.writer import StoreWriter, local_events
+from voice_agent.store.writer import StoreWriter
 
-__all__ = ["CallStore", "StoreWriter", "local_events"]
+__all__ = ["CallStore", "StoreWriter"]

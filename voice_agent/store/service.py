@@ -12,7 +12,7 @@ from voice_agent.config import Settings
 from voice_agent.events import EventBus
 from voice_agent.store.queries import CallStore
 from voice_agent.store.retention import retention_loop
-from voice_agent.store.writer import StoreWriter
+from voice_agent.store.writer import AddGauge, StoreWriter
 
 
 class CallRecords:
@@ -21,8 +21,10 @@ class CallRecords:
         self.store, self.writer, self._retention = store, writer, retention
 
     @classmethod
-    async def start(cls, settings: Settings, bus: EventBus, metrics=None) -> CallRecords | None:
-        """None when storage is off, or the database cannot be opened (logged: calls go on)."""
+    async def start(cls, settings: Settings, bus: EventBus,
+                    add_gauge: AddGauge | None = None) -> CallRecords | None:
+        """None when storage is off, or the database cannot be opened (logged: calls go on).
+        `add_gauge` (the app's `CallMetrics.add_gauge`) publishes the writer's counts."""
         cfg = settings.storage
         if not cfg.enabled:
             return None
@@ -32,8 +34,8 @@ class CallRecords:
             logger.error(f"call records are off: cannot open {_safe_url(cfg.url)}: {e}")
             return None
         writer = StoreWriter(store, cfg.mask_caller_numbers, cfg.queue_size).attach(bus).start()
-        if metrics is not None:
-            metrics.watch_writer(writer)
+        if add_gauge is not None:
+            writer.report_counts(add_gauge)
         retention = None
         if cfg.retention_days:
             retention = asyncio.create_task(

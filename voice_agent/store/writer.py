@@ -6,7 +6,7 @@ A failing batch is retried event by event, so one bad event costs only itself; e
 logged, never raised into a call. Free text (transcripts, replies, error messages) is
 redacted before it is written.
 
-With a Redis bus every worker writes only the events of its own calls (`local_events`), so a
+With a Redis bus every worker writes only the events of its own calls (`bus.local`), so a
 shared PostgreSQL gets each event once.
 """
 
@@ -54,10 +54,8 @@ from voice_agent.store.queries import CallStore
 BATCH = 200
 _STOP = object()
 
-
-def local_events(bus: EventBus) -> EventBus:
-    """The bus of this process's own events (a Redis bus also delivers other workers')."""
-    return getattr(bus, "local", bus)
+# how a metrics registry takes a gauge: (name, help text, read at each scrape)
+AddGauge = Callable[[str, str, Callable[[], float]], None]
 
 
 class StoreWriter:
@@ -74,8 +72,17 @@ class StoreWriter:
         self.dropped = 0
 
     def attach(self, bus: EventBus) -> StoreWriter:
-        local_events(bus).on_event(self.submit)
+        bus.local.on_event(self.submit)
         return self
+
+    def report_counts(self, add_gauge: AddGauge) -> None:
+        """Hand the counts to a metrics registry (`CallMetrics.add_gauge`), read at each scrape."""
+        add_gauge("voice_agent_records_written", "Call events written to the call records",
+                  lambda: self.written)
+        add_gauge("voice_agent_records_failed", "Call events the database refused (logged)",
+                  lambda: self.failed)
+        add_gauge("voice_agent_records_dropped", "Call events dropped: the write queue was full",
+                  lambda: self.dropped)
 
     def submit(self, event: CallEvent) -> None:
         try:
@@ -173,7 +180,7 @@ class StoreWriter:
         call = s.get(Call, e.call_id) or Call(id=e.call_id, status="live")
         call.transport, call.language, call.started_at = e.transport, e.language, utc(e.wall_time)
         call.caller, call.callee = self._number(e.caller), self._number(e.callee)
-        call.provider_call_id = getattr(e, "provider_call_id", None)
+        call.provider_call_id = e.provider_call_id
         s.add(call)
 
     def _ended(self, s: Session, e: CallEnded) -> None:
@@ -218,7 +225,7 @@ class StoreWriter:
         # real barge-ins, flagged, so the operator page can show how often the bot paused
         self._call(s, e)
         s.add(BargeInRow(call_id=e.call_id, at=utc(e.wall_time), turn=e.turn,
-                         cause=getattr(e, "kind", "noise"), onset_to_clear_s=0.0,
+                         cause=e.kind, onset_to_clear_s=0.0,
                          false_alarm=True))
 
     def _transfer(self, s: Session, e: TransferRequested) -> None:
@@ -232,7 +239,7 @@ class StoreWriter:
 
     def _status(self, s: Session, e: CallStatus) -> None:
         # a status callback may know the call by the provider's id (CallSid) only
-        provider_id = getattr(e, "provider_call_id", None) or e.call_id
+        provider_id = e.provider_call_id or e.call_id
         call = s.get(Call, e.call_id) or s.scalars(
             select(Call).where(Call.provider_call_id == provider_id)).first()
         if call is None:

@@ -28,13 +28,16 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from voice_agent.audio import (
     PHONE_RATE,
     is_silent,
-    read_wav,
+    phone_line_pcm,
     resample,
     ulaw_decode,
     ulaw_encode,
 )
+from voice_agent.pipeline.edge import EdgeCapabilities
 from voice_agent.pipeline.frames import MarkEchoFrame
 
+# a replayed line plays what it is sent; marks echo as the paced audio goes out
+REPLAY_EDGE = EdgeCapabilities("replay", takes_back_unplayed=False, echoes_marks=True)
 FRAME_S = 0.02
 FRAME_BYTES = int(PHONE_RATE * FRAME_S) * 2
 

@@ -1,1 +1,2 @@
-"""Test and bench support shipped with the product: the simulated Twilio line and call-script helpers."""
+"""Test and bench support shipped with the product: the simulated Twilio line and call-script
+helpers."""

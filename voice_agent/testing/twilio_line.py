@@ -23,8 +23,7 @@ import aiohttp
 import numpy as np
 import websockets
 
-from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, ulaw_decode, ulaw_encode
-from voice_agent.audio import phone_line_pcm
+from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, phone_line_pcm, ulaw_decode, ulaw_encode
 
 SILENCE_ULAW = ulaw_encode(bytes(PHONE_FRAME_BYTES * 2))
 ACCOUNT_SID = "AC" + "0" * 32

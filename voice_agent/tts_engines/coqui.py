@@ -91,7 +91,7 @@ class CoquiEngine:
             return _LoadedModel(tts.to(device))
 
         # the registry loads each model once per process; every call shares it
-        return self._registry._once(f"coqui:{self._folder}:{device}", load)
+        return self._registry.load_once(f"coqui:{self._folder}:{device}", load)
 
     def _kwargs(self) -> dict:
         v = self._voice

@@ -20,7 +20,8 @@ from voice_agent.events import (
     CallTransferred,
     ReplyPlayed,
 )
-from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
+from voice_agent.pipeline.edge import EdgeCapabilities
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.telephony.sip.message import (
     SipMessage,
     header_uri,
@@ -49,16 +50,20 @@ class DialogIds:
     route: list[str] = field(default_factory=list)  # Record-Route of the INVITE
 
 
+# an RTP line plays what it is sent: nothing can be taken back; marks echo as audio goes out
+SIP_EDGE = EdgeCapabilities("sip", takes_back_unplayed=False, echoes_marks=True)
+
+
 class SipCall:
     def __init__(
         self, invite: SipMessage, source: tuple[str, int], offer: SdpOffer, media: RtpMedia,
-        res: SharedResources, send: Send, local: tuple[str, int],
+        factory: CallFactory, send: Send, local: tuple[str, int],
     ) -> None:
         self.invite = invite
         self.source = source  # the trunk's signalling address
         self.offer = offer
         self.media = media
-        self.res = res
+        self.factory = factory
         self._send = send
         self.local = local  # our advertised (ip, SIP port)
         self.ids = DialogIds(
@@ -82,13 +87,14 @@ class SipCall:
         self._pending: dict[tuple[int, str], asyncio.Future[SipMessage]] = {}
         self._tasks: set[asyncio.Task] = set()
         sip_headers = {k: v for k, v in invite.headers if k.startswith("x-")}
-        self.state = res.new_call_state(
-            "sip", caller=uri_user(header_uri(self.ids.remote_uri)) or self.ids.remote_uri,
+        self.call = factory.new_call(
+            SIP_EDGE, caller=uri_user(header_uri(self.ids.remote_uri)) or self.ids.remote_uri,
             callee=uri_user(header_uri(self.ids.local_uri)), provider_call_id=self.ids.call_id,
+            sip_headers=sip_headers,
         )
-        self.state.sip_headers = sip_headers
+        self.state = self.call.state
         self.transport = SipTransport(media, self.state)
-        self.task = build_call_task(self.transport, res, self.state)
+        factory.build(self.call, self.transport)
 
     # ---- answering -------------------------------------------------------------------------
 
@@ -121,12 +127,12 @@ class SipCall:
                 delay = min(delay * 2, 4.0)
         logger.warning(f"{self.state.call_id}: no ACK for our 200 OK; hanging up")
         self.state.end_reason = "no_ack"
-        await self.task.cancel()
+        await self.call.hang_up("no_ack")
 
     async def run(self) -> None:
         """The call's life: the pipeline until someone hangs up, then BYE if it was us."""
         try:
-            await run_call(self.task, self.res, self.state)
+            await self.factory.run(self.call)
         except Exception as e:  # one call's failure must not reach the endpoint
             logger.exception(f"{self.state.call_id}: call failed: {e}")
             self.state.publish(CallError(call_id=self.state.call_id, message=str(e), fatal=True))
@@ -201,7 +207,7 @@ class SipCall:
         self.ended.set()
         self.hung_up_by = by
         self.state.end_reason = reason
-        await self.task.cancel()  # `run` ends the pipeline, then sends our BYE if it is ours
+        await self.call.hang_up(reason)  # `run` ends the pipeline, then sends our BYE if it is ours
 
     # ---- transfer --------------------------------------------------------------------------
 
@@ -227,7 +233,8 @@ class SipCall:
     async def transfer(self, target: str, reason: str) -> None:
         """REFER the caller to `target` once the hand-over sentence has been played."""
         started = asyncio.get_running_loop().time()
-        played = await self._wait_reply_played(self.res.settings.transfer.reply_played_timeout_s)
+        timeout = self.factory.settings.transfer.reply_played_timeout_s
+        played = await self._wait_reply_played(timeout)
         if self.ended.is_set():
             return
         if not played:

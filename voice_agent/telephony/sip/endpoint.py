@@ -1,8 +1,9 @@
 """The SIP trunk endpoint: one UDP socket, an allow-list of trunk addresses, a call cap.
 
 Each datagram is parsed strictly. Malformed → 400 (when it can be routed) or dropped; a request
-from an address outside `sip.allowed_addresses` → 403; an INVITE beyond `sip.max_calls` → 486;
-an offer without PCMU/8000 → 488; no free RTP port → 503. Everything else belongs to a dialog
+from an address outside `sip.allowed_addresses` → 403; an INVITE beyond `sip.max_calls` (this
+trunk) or `server.max_calls` (every edge's calls together) → 486; an offer without PCMU/8000 →
+488; no free RTP port → 503. Everything else belongs to a dialog
 (`SipCall`), keyed by Call-ID. Nothing a peer sends can raise into the server.
 """
 
@@ -15,7 +16,7 @@ import socket
 from loguru import logger
 
 from voice_agent.events import CallError, CallEvent, TransferRequested
-from voice_agent.pipeline.build import SharedResources
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.telephony.sip.call import ALLOW, SipCall
 from voice_agent.telephony.sip.message import (
     SipMessage,
@@ -29,9 +30,9 @@ from voice_agent.telephony.sip.transport import RtpMedia
 
 
 class SipEndpoint(asyncio.DatagramProtocol):
-    def __init__(self, res: SharedResources) -> None:
-        self.res = res
-        self.settings = res.settings.sip
+    def __init__(self, factory: CallFactory) -> None:
+        self.factory = factory
+        self.settings = factory.settings.sip
         self.calls: dict[str, SipCall] = {}  # Call-ID → live call
         self.by_call_id: dict[str, SipCall] = {}  # our call id → live call (events)
         self.rejected: dict[int, int] = {}  # status → count (tests, metrics)
@@ -50,7 +51,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
             lambda: self, local_addr=(self.settings.host, self.settings.port))
         port = transport.get_extra_info("sockname")[1]
         self.local = (self._advertised_ip(), port)
-        self.res.bus.on_event(self._on_event)
+        self.factory.bus.on_event(self._on_event)
         logger.info(f"SIP trunk endpoint on udp:{self.settings.host}:{port}")
 
     async def stop(self) -> None:
@@ -146,7 +147,10 @@ class SipEndpoint(asyncio.DatagramProtocol):
     def _invite(self, msg: SipMessage, addr: tuple[str, int]) -> None:
         if msg.call_id in self._starting:
             return  # a retransmission while its RTP port is being bound
-        if len(self.calls) + len(self._starting) >= self.settings.max_calls:
+        starting = len(self._starting)
+        trunk_full = len(self.calls) + starting >= self.settings.max_calls
+        lines = self.factory.calls
+        if trunk_full or len(lines) + starting >= lines.max_calls:
             self._reject(msg, addr, 486)
             return
         try:
@@ -174,7 +178,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
                 self._reject(msg, addr, 503)
                 return
             try:
-                call = SipCall(msg, addr, offer, media, self.res, self.send, self.local)
+                call = SipCall(msg, addr, offer, media, self.factory, self.send, self.local)
             except Exception as e:  # e.g. the pipeline could not be built: only this call
                 logger.exception(f"INVITE {msg.call_id}: call setup failed: {e}")
                 media.close()
@@ -200,7 +204,7 @@ class SipEndpoint(asyncio.DatagramProtocol):
         call.on_event(event)
         if not isinstance(event, TransferRequested):
             return
-        target = self.res.settings.transfer.sip_uri
+        target = self.factory.settings.transfer.sip_uri
         if target and self.settings.refer and call.trunk_allows_refer:
             self._spawn(call.transfer(target, event.reason))
         else:

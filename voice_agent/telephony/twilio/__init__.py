@@ -1,1 +1,2 @@
-"""Twilio Media Streams edge: TwiML webhooks, signatures, stream tokens, the wire serializer, REST call control."""
+"""Twilio Media Streams edge: TwiML webhooks, signatures, stream tokens, the wire serializer,
+REST call control."""

@@ -87,9 +87,9 @@ class CallControl:
         self._by_sid: dict[str, _Call] = {}
         self._tasks: set[asyncio.Task] = set()
         self._here: set[str] = set()  # calls this process runs (its own media stream)
-        # A Redis bus has `local` (this process's events only): with several workers, only the
-        # worker running the call redirects it, whoever asked (operator page on another one).
-        getattr(bus, "local", bus).on_event(self._on_local_event)
+        # `local` carries this process's events only: with several workers, only the worker
+        # running the call redirects it, whoever asked (operator page on another one).
+        bus.local.on_event(self._on_local_event)
         bus.on_event(self._on_event)
 
     def _on_local_event(self, event: CallEvent) -> None:

@@ -11,18 +11,19 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 from twilio.base.exceptions import TwilioRestException
 
+from voice_agent.calls import CallRegistry
 from voice_agent.config import Settings
 from voice_agent.events import EventBus
 from voice_agent.telephony.twilio.call_control import CallControl, StatusCallbackError
 from voice_agent.telephony.twilio.outbound import place_call
-from voice_agent.telephony.twilio.stream_tokens import StreamTokens
-from voice_agent.telephony.twilio.wire import busy_twiml, connect_twiml, stream_url
 from voice_agent.telephony.twilio.rest import TwilioConfigError
 from voice_agent.telephony.twilio.security import (
     configured_key_digests,
     require_api_key,
     verified_form,
 )
+from voice_agent.telephony.twilio.stream_tokens import StreamTokens
+from voice_agent.telephony.twilio.wire import busy_twiml, connect_twiml, stream_url
 
 TWIML = "application/xml"
 SIP_HEADER_PREFIX = "SipHeader_"  # Twilio's form fields for a SIP call's X- headers
@@ -51,7 +52,7 @@ def stream_parameters(form: dict[str, str], language: str | None) -> dict[str, s
 
 
 def twilio_router(
-    settings: Settings, tokens: StreamTokens, active_calls: set[str], bus: EventBus,
+    settings: Settings, tokens: StreamTokens, calls: CallRegistry, bus: EventBus,
     control: CallControl,
 ) -> APIRouter:
     configured_key_digests(settings.server.api_keys)  # a malformed key fails at start-up
@@ -64,7 +65,7 @@ def twilio_router(
     async def twiml(request: Request) -> Response:
         """Twilio's voice webhook: answer with a bidirectional media stream."""
         form = await verified_form(request, settings)
-        if len(active_calls) >= settings.server.max_calls:
+        if calls.full:
             return Response(busy_twiml(), media_type=TWIML)
         call_sid = form.get("CallSid")
         if not call_sid:

@@ -11,8 +11,10 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from voice_agent.audio import PHONE_RATE
+from voice_agent.calls import LinesBusy
 from voice_agent.events import CallError
-from voice_agent.pipeline.build import SharedResources, build_call_task, run_call
+from voice_agent.pipeline.edge import EdgeCapabilities
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.telephony.twilio.stream_tokens import StreamTokenError, StreamTokens
 from voice_agent.telephony.twilio.wire import (
     StreamStart,
@@ -25,6 +27,8 @@ from voice_agent.telephony.twilio.wire import (
 HANDSHAKE_TIMEOUT_S = 10.0
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+# Twilio drops audio it was sent but has not played when told `clear`, and echoes `mark`s
+TWILIO_EDGE = EdgeCapabilities("twilio", takes_back_unplayed=True, echoes_marks=True)
 
 
 async def _receive_start(ws: WebSocket, max_bytes: int) -> StreamStart:
@@ -51,14 +55,12 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
             logger.debug(f"closing websocket: {e}")
 
 
-async def handle_media_stream(
-    ws: WebSocket, res: SharedResources, active: set[str], tokens: StreamTokens
-) -> None:
+async def handle_media_stream(ws: WebSocket, factory: CallFactory, tokens: StreamTokens) -> None:
     """Serve one media stream until it ends; never raises into the server. Only a stream
     carrying a fresh token from our (signed) TwiML, for its own CallSid, becomes a call."""
-    settings = res.settings
+    settings = factory.settings
     await ws.accept()
-    if len(active) >= settings.server.max_calls:
+    if factory.calls.full:
         await _close(ws, TRY_AGAIN_LATER, "all lines busy")
         return
     try:
@@ -68,17 +70,18 @@ async def handle_media_stream(
             ValueError) as e:
         reason = str(e) or type(e).__name__
         logger.warning(f"media stream refused before start: {reason}")
-        res.bus.publish(CallError(call_id="unstarted", message=reason, fatal=True))
+        factory.bus.publish(CallError(call_id="unstarted", message=reason, fatal=True))
         await _close(ws, POLICY_VIOLATION, reason)
         return
 
     params = start.custom_parameters
-    state = res.new_call_state(
-        "twilio", language=params.get("lang"), caller=params.get("from"),
+    call = factory.new_call(
+        TWILIO_EDGE, language=params.get("lang"), caller=params.get("from"),
         callee=params.get("to"), provider_call_id=start.call_sid,
         sip_headers={k.removeprefix("SipHeader_"): v for k, v in params.items()
                      if k.startswith("SipHeader_")},
     )
+    state = call.state
     serializer = StrictTwilioSerializer(start, settings, playout=state.playout)
     transport = FastAPIWebsocketTransport(
         websocket=ws,
@@ -88,7 +91,7 @@ async def handle_media_stream(
             serializer=serializer,
         ),
     )
-    task = build_call_task(transport, res, state)
+    factory.build(call, transport)
 
     @transport.event_handler("on_client_disconnected")
     async def _on_disconnected(_transport, _ws) -> None:
@@ -103,14 +106,14 @@ async def handle_media_stream(
             state.end_reason = "stream_stopped"
         else:
             state.end_reason = state.end_reason or "caller_hangup"
-        await task.cancel()
+        await call.worker.cancel()
 
-    active.add(state.call_id)
     try:
-        await run_call(task, res, state)
+        await factory.run(call)
+    except LinesBusy as e:  # the last line went while this stream was starting
+        await _close(ws, TRY_AGAIN_LATER, str(e))
     except Exception as e:  # one call's failure must not reach the server
         logger.exception(f"{state.call_id}: call failed: {e}")
         state.publish(CallError(call_id=state.call_id, message=str(e), fatal=True))
     finally:
-        active.discard(state.call_id)
         await _close(ws, 1000, "call ended")

