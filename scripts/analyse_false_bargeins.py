@@ -128,14 +128,14 @@ def stt_segment(audio: bytes, rows: list[dict], seg: tuple[int, int], trailing_s
     return audio[first * FRAME : (stop + 1) * FRAME] + bytes(int(PHONE_RATE * trailing_s) * 2)
 
 
-def transcribe(res, pcm: bytes, language: str) -> dict:
+def transcribe(factory, pcm: bytes, language: str) -> dict:
     """SharedWhisperSTTService.run_stt's steps, on the shared model, English call's hint."""
-    s = res.settings
+    s = factory.settings
     audio = trim_leading_silence(pcm, PHONE_RATE)
     samples = pcm16_to_float(resample(audio, PHONE_RATE, WHISPER_RATE))
     prior = {language: s.languages.stt_hint_weight}  # LanguagePolicy.decode_prior()
     turn = transcribe_turn(
-        res.models.registry.whisper(), samples, list(s.languages.allowed),
+        factory.models.registry.whisper(), samples, list(s.languages.allowed),
         beam_size=s.stt.beam_size, no_speech_threshold=s.stt.no_speech_threshold,
         window=s.stt.encoder_window, prior=prior,
     )
@@ -143,8 +143,8 @@ def transcribe(res, pcm: bytes, language: str) -> dict:
             "id_p": round(turn.language_probability, 2), "no_speech": round(turn.no_speech_prob, 2)}
 
 
-async def analyse(res, fixture: dict, variants: int = 0) -> dict:
-    s = res.settings
+async def analyse(factory, fixture: dict, variants: int = 0) -> dict:
+    s = factory.settings
     pcm = phone_line_pcm(ROOT / "audio_fixtures" / "bargein" / f"{fixture['id']}.wav")
     lead, tail = bytes(int(PHONE_RATE * LEAD_S) * 2), bytes(int(PHONE_RATE * TAIL_S) * 2)
     audio = lead + pcm + tail
@@ -170,10 +170,10 @@ async def analyse(res, fixture: dict, variants: int = 0) -> dict:
         "turns": [],
     }
     for seg in rule["segments"] or []:
-        heard = transcribe(res, stt_segment(audio, rows, seg, s.stt.trailing_silence_secs),
+        heard = transcribe(factory, stt_segment(audio, rows, seg, s.stt.trailing_silence_secs),
                            CALL_LANGUAGE)
         text, lang = heard["text"], heard["decoded"]
-        nlu = res.models.understander.understand(text, lang) if text else None
+        nlu = factory.models.understander.understand(text, lang) if text else None
         heard.update(
             interrupts=interrupts(heard["text"], heard["decoded"], s.bargein),
             backchannel=bool(heard["text"]) and is_backchannel(heard["text"], heard["decoded"],
@@ -183,19 +183,19 @@ async def analyse(res, fixture: dict, variants: int = 0) -> dict:
         )
         out["turns"].append(heard)
     if variants and fixture["kind"] != "interrupt":
-        out["variants"] = alignment_variants(res, audio, rows, rule["segments"], variants)
+        out["variants"] = alignment_variants(factory, audio, rows, rule["segments"], variants)
     return out
 
 
-def alignment_variants(res, audio: bytes, rows: list[dict], segments, shifts: int) -> dict:
+def alignment_variants(factory, audio: bytes, rows: list[dict], segments, shifts: int) -> dict:
     """The same sound with its segment ending up to `shifts` frames earlier or later (where the
     VAD's stop lands depends on frame timing): Whisper's greedy decoding of a short sound is
     not stable, and interrupts() sees whatever it gets. Returns verdict counts per transcript."""
-    s, seen = res.settings, {}
+    s, seen = factory.settings, {}
     for seg in segments:
         for k in range(-shifts, shifts + 1):
             pcm = stt_segment(audio, rows, (seg[0], seg[1] + k), s.stt.trailing_silence_secs)
-            text = transcribe(res, pcm, CALL_LANGUAGE)["text"]
+            text = transcribe(factory, pcm, CALL_LANGUAGE)["text"]
             verdict = "interrupts" if interrupts(text, CALL_LANGUAGE, s.bargein) else "no"
             key = f"{text!r} → {verdict}"
             seen[key] = seen.get(key, 0) + 1
@@ -233,16 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     started = time.perf_counter()
-    res = CallFactory.load(load_settings())
+    factory = CallFactory.load(load_settings())
     fixtures = yaml.safe_load((ROOT / "audio_fixtures" / "bargein.yaml").read_text())["fixtures"]
-    results = [asyncio.run(analyse(res, f, args.variants))
+    results = [asyncio.run(analyse(factory, f, args.variants))
                for f in fixtures if f["kind"] in args.kinds]
     print(table(results))
     for r in results:
         if r.get("variants"):
             shown = "; ".join(f"{k} ×{n}" for k, n in r["variants"].items())
             print(f"- {r['id']} (segment end ±{args.variants} frames): {shown}")
-    nlu_name = res.models.understander.name
+    nlu_name = factory.models.understander.name
     print(f"\n({time.perf_counter() - started:.0f} s; understander: {nlu_name})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))

@@ -41,7 +41,7 @@ def create_app(
     # call control work from the start
     bus = factory.bus if factory else (bus or make_event_bus(settings))
     calls = factory.calls if factory else CallRegistry(settings.server.max_calls)
-    metrics = CallMetrics().attach(bus)
+    metrics = CallMetrics(live_calls=calls.__len__).attach(bus)
     tokens = StreamTokens.from_settings(settings)
     control = CallControl(settings, bus)
 

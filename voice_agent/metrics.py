@@ -36,10 +36,17 @@ LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5
 
 
 class CallMetrics:
-    def __init__(self) -> None:
+    """Prometheus metrics of one process, from its call events. `live_calls`: the process's
+    call registry's count (the server passes it, so the gauge and admission agree); without
+    it the gauge follows the call_started/call_ended events (an exporter that only has a bus)."""
+
+    def __init__(self, live_calls: Callable[[], int] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.active_calls = Gauge("voice_agent_active_calls", "Calls in progress", registry=r)
+        if live_calls is not None:
+            self.active_calls.set_function(live_calls)
+        self._live_from_events = live_calls is None
         self.calls = Counter("voice_agent_calls", "Calls started", ["transport"], registry=r)
         self.calls_ended = Counter("voice_agent_calls_ended", "Calls ended", ["reason"],
                                    registry=r)
@@ -90,7 +97,8 @@ class CallMetrics:
                 self.language_switches.labels(event.from_language, event.to_language).inc()
             case CallError():
                 self.errors.labels(str(event.fatal).lower()).inc()
-        self.active_calls.set(len(self._live))
+        if self._live_from_events:
+            self.active_calls.set(len(self._live))
 
     def response(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -26,7 +26,7 @@ def _voicing_cost_us() -> float:
     import time
 
     from voice_agent.audio import phone_line_pcm
-    from voice_agent.bench.bargein import bargein_wav
+    from voice_agent.testing.fixtures import bargein_wav
     from voice_agent.pipeline.voicing import VoicingTracker
 
     pcm = phone_line_pcm(bargein_wav("en_interrupt_agent"))
@@ -46,9 +46,9 @@ def run_bargein_report(
     settings: Settings, offsets: list[float], echo_trials: int, turn_end: bool, write: bool
 ) -> str:
     settings = loopback_settings(settings)
-    res = CallFactory.load(settings)
-    res.models.warm_up()
-    result = asyncio.run(run_bench(res, offsets, KINDS, echo_trials))
+    factory = CallFactory.load(settings)
+    factory.models.warm_up()
+    result = asyncio.run(run_bench(factory, offsets, KINDS, echo_trials))
     s = result["summary"]
     hit, total = s["true_detected"]
     lines = [
@@ -85,7 +85,7 @@ def run_bargein_report(
         lines += ["", "Wrong verdicts: " + ", ".join(
             f"{t['fixture']}@{t['offset_s']:g}s" for t in missed) + "."]
     if turn_end:
-        rows = asyncio.run(run_turn_end_bench(res, TURN_END_CONFIGS))
+        rows = asyncio.run(run_turn_end_bench(factory, TURN_END_CONFIGS))
         lines += ["", "End of turn: callers pausing mid-sentence (pause fixtures) cut off into "
                   "two turns, and the response latency that setting costs on ordinary turns.",
                   "", "| setting | callers cut off | response latency median (server) |",

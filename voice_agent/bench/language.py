@@ -83,20 +83,20 @@ def lid_accuracy(settings: Settings, model) -> dict[str, dict[str, list[bool]]]:
     return hits
 
 
-async def switching_calls(res) -> list[dict]:
+async def switching_calls(factory) -> list[dict]:
     from voice_agent.simulate import simulate_call
 
     results = []
     for sc in SCENARIOS:
-        events = EventRecorder(res.bus)
+        events = EventRecorder(factory.bus)
         wavs = [FIXTURES / f"{fid}.wav" for fid, _ in sc.turns]
-        call = await simulate_call(res, wavs, realtime=False, language=sc.start)
+        call = await simulate_call(factory, wavs, realtime=False, language=sc.start)
         replies = {e.turn: e.language for e in events.of(BotReply, call.call_id)}
         audio = {t.turn: t for t in call.turns}
         after = [(n, want) for n, (_, want) in enumerate(sc.turns, 1) if n >= (sc.switch_at or 1)]
         matched = sum(replies.get(n) == want for n, want in after)
         switches = events.of(LanguageSwitched, call.call_id)
-        short = res.settings.languages.switch_min_audio_s
+        short = factory.settings.languages.switch_min_audio_s
         by_short = sum(1 for e in switches if e.reason == "detected"
                        and _trigger_turn_short(e, events, call.call_id, short))
         # the policy this replaced, replayed on the same turns: every turn at >= 0.6 switched
@@ -129,23 +129,23 @@ def _trigger_turn_short(switch, events: EventRecorder, call_id: str, short_s: fl
     return bool(before) and before[-1].audio_s < short_s
 
 
-def tts_first_audio(res, repeats: int) -> list[tuple[str, float, float, int]]:
+def tts_first_audio(factory, repeats: int) -> list[tuple[str, float, float, int]]:
     """(engine/voice, median first audio synthesising, median cache hit, sentences) per voice."""
     from voice_agent.config import VoiceSettings
     from voice_agent.speech import Synthesizer
     from voice_agent.tts_engines.tiny_vits import build_tiny_vits
 
     rows = []
-    voices = {lang: res.settings.tts.voices[lang] for lang in ("en", "es", "zh")
-              if lang in res.settings.tts.voices}
+    voices = {lang: factory.settings.tts.voices[lang] for lang in ("en", "es", "zh")
+              if lang in factory.settings.tts.voices}
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_tiny_vits(Path(tmp) / "tiny-vits")
-        tts = res.settings.tts.model_copy(deep=True)
+        tts = factory.settings.tts.model_copy(deep=True)
         tts.voices["es-coqui"] = VoiceSettings(engine="coqui", voice=str(folder))
-        synth = Synthesizer(tts, res.models.registry)
+        synth = Synthesizer(tts, factory.models.registry)
         voices["es-coqui"] = tts.voices["es-coqui"]
         for lang, voice in voices.items():
-            pack = res.models.kb.pack(lang.split("-")[0])
+            pack = factory.models.kb.pack(lang.split("-")[0])
             sentences = [pack.phrase("greeting"), *list(pack.answers.values())[:repeats]]
             sentences = [s.split(". ")[0] for s in sentences]
             next(synth.stream("Hola.", lang))  # load the voice first: calls find it loaded
@@ -210,11 +210,11 @@ def report(settings: Settings, hits, calls: list[dict], tts_rows) -> str:
 async def run_language_bench(settings: Settings, repeats: int, write: bool) -> str:
     from voice_agent.pipeline.factory import CallFactory
 
-    res = CallFactory.load(settings)
-    res.models.warm_up()
-    hits = lid_accuracy(settings, res.models.registry.whisper())
-    calls = await switching_calls(res)
-    text = report(settings, hits, calls, tts_first_audio(res, repeats))
+    factory = CallFactory.load(settings)
+    factory.models.warm_up()
+    hits = lid_accuracy(settings, factory.models.registry.whisper())
+    calls = await switching_calls(factory)
+    text = report(settings, hits, calls, tts_first_audio(factory, repeats))
     if write:
         with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
             f.write(text + "\n")

@@ -61,10 +61,10 @@ async def run_latency_bench(
         raise SystemExit("no fixtures: run audio_fixtures/generate.py")
     settings = loopback_settings(settings)
     twilio = settings.twilio
-    res = CallFactory.load(settings)
-    recorder = EventRecorder(res.bus)
+    factory = CallFactory.load(settings)
+    recorder = EventRecorder(factory.bus)
     greetings, responses, unanswered = [], [], 0
-    async with running_server(settings, res) as (base, _app):
+    async with running_server(settings, factory) as (base, _app):
         url = base.replace("http", "ws", 1) + settings.server.media_path
         for _ in range(calls):
             async with SimulatedCall(url, auth_token=twilio.auth_token) as call:
