@@ -48,17 +48,7 @@ def resources(settings):
 def fresh_resources(resources):
     """The loaded models with a fresh knowledge base, bus and call registry (calls in one test
     don't mix)."""
-    import dataclasses
-
     from voice_agent.events import EventBus
-    from voice_agent.kb import configured_knowledge_base
     from voice_agent.pipeline.factory import CallFactory
-    from voice_agent.pipeline.shared_models import make_understander
 
-    models = resources.models
-    kb = configured_knowledge_base(models.settings)
-    fresh = dataclasses.replace(
-        models.with_settings(models.settings), kb=kb,
-        understander=make_understander(models.settings, models.registry, kb),
-    )
-    return CallFactory.around(fresh, EventBus())
+    return CallFactory.around(resources.models.with_fresh_knowledge_base(), EventBus())

@@ -7,13 +7,7 @@ from contextlib import asynccontextmanager
 import numpy as np
 import pytest
 
-from voice_agent.bench.bargein import (
-    QUESTION,
-    _keep_line_open,
-    ask_and_wait_for_answer,
-    bargein_fixtures,
-    run_trial,
-)
+from voice_agent.bench.bargein import run_trial
 from voice_agent.config import load_settings
 from voice_agent.events import (
     BargeIn,
@@ -33,7 +27,9 @@ from voice_agent.pipeline.bargein import interrupts, is_backchannel
 from voice_agent.pipeline.echo import echo_match
 from voice_agent.pipeline.playout import SpokenSentence, heard_text
 from voice_agent.server import running_server
-from voice_agent.testing.twilio_line import SimulatedCall
+from voice_agent.testing.fixtures import QUESTION, bargein_fixtures
+from voice_agent.testing.twilio_line import SimulatedCall, ask_and_wait_for_answer
+from voice_agent.testing.twilio_line import keep_line_open as _keep_line_open
 
 from conftest import TEST_AUTH_TOKEN
 

@@ -7,9 +7,12 @@ from fastapi.testclient import TestClient
 
 from voice_agent.app import create_app
 from voice_agent.calls import Call, CallRegistry, LinesBusy
-from voice_agent.config import load_settings
+from voice_agent.config import LanguageSettings, load_settings
 from voice_agent.events import EventBus
 from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.edge_playback import EdgePlayback
+from voice_agent.pipeline.language import LanguagePolicy
+from voice_agent.pipeline.playout import Playout
 from voice_agent.telephony.twilio.security import sign
 
 PUBLIC = "https://agent.example.com"
@@ -21,7 +24,7 @@ RINGING = {"CallSid": "CA" + "b" * 32, "AccountSid": "AC" + "0" * 32, "From": "+
 def live_call(transport: str, call_id: str) -> Call:
     state = CallState(bus=EventBus(), language="en", allowed_languages=["en"],
                       transport=transport, call_id=call_id)
-    return Call(state=state)
+    return Call(state, Playout(), LanguagePolicy(state, LanguageSettings()), EdgePlayback())
 
 
 def test_the_registry_admits_up_to_max_calls_then_says_lines_busy():

@@ -18,10 +18,10 @@ from voice_agent.nlu.finetuned import FineTunedUnderstander
 from voice_agent.nlu.gemma import base_model_sha256
 from voice_agent.nlu.policy import split_sentences
 from voice_agent.nlu.train import MODEL_DIR, train
-from voice_agent.pipeline.call_state import TurnTimer
 from voice_agent.pipeline.dialogue import DialogueProcessor
 from voice_agent.pipeline.edge import EdgeCapabilities
 from voice_agent.pipeline.stt import SegmentResult
+from voice_agent.pipeline.turn_timer import TurnTimer
 from voice_agent.pipeline.whisper_turn import TurnTranscript
 
 pytestmark = pytest.mark.slow
@@ -82,17 +82,17 @@ async def talk(fresh_resources, turns: list[tuple[str, str]]):
     """Caller turns as transcripts through the dialogue stage; returns spoken text and events."""
     bus = EventBus()
     events = EventRecorder(bus)
-    state = fresh_resources.new_call(EdgeCapabilities("test")).state
-    state.bus = bus
-    state.last_turn_audio_s = 2.0  # what STT reports for a short sentence
+    call = fresh_resources.new_call(EdgeCapabilities("test"))
+    call.state.bus = bus
     stage = DialogueProcessor(
         understander=fresh_resources.models.understander,
-        policy=fresh_resources.models.dialogue_policy(),
-        languages=fresh_resources.settings.languages, state=state, kb=fresh_resources.models.kb,
+        policy=fresh_resources.models.dialogue_policy(), state=call.state,
+        language_policy=call.language_policy, kb=fresh_resources.models.kb,
     )
+    audio_s = 2.0  # what STT reports for a short sentence
     frames = [
-        TranscriptionFrame(text, "caller", "", language=lang,
-                           result=SegmentResult(TurnTranscript(text, lang, 0.99), TurnTimer()))
+        TranscriptionFrame(text, "caller", "", language=lang, result=SegmentResult(
+            TurnTranscript(text, lang, 0.99), TurnTimer(), audio_s))
         for text, lang in turns
     ]
     down, up = await run_test(stage, frames_to_send=frames)

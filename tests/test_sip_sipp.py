@@ -170,7 +170,7 @@ async def test_transfer_sends_refer_to_the_configured_target(fresh_resources, tm
     res = sip_resources(fresh_resources)
     target = "sip:desk@127.0.0.1:5099"
     transfer = res.settings.transfer.model_copy(update={"sip_uri": target})
-    res.settings = res.settings.model_copy(update={"transfer": transfer})
+    res = res.with_settings(res.settings.model_copy(update={"transfer": transfer}))
     events = EventRecorder(res.bus)
     ear, ear_transport, ear_port = await Earpiece.open()
     try:

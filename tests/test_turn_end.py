@@ -5,10 +5,10 @@ Real models: Whisper, the understanding model, and pipecat's bundled Smart Turn 
 import pytest
 
 from voice_agent.audio import phone_line_pcm
-from voice_agent.bench.bargein import bargein_wav
 from voice_agent.pipeline.factory import CallFactory
 from voice_agent.pipeline.turn_end import SmartTurnModel
 from voice_agent.simulate import simulate_call
+from voice_agent.testing.fixtures import bargein_wav
 
 pytestmark = pytest.mark.slow
 

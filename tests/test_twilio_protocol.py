@@ -5,10 +5,12 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
+from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame, OutputAudioRawFrame
 
 from voice_agent.app import create_app
 from voice_agent.config import load_settings
+from voice_agent.pipeline.edge_playback import EdgePlayback
+from voice_agent.pipeline.frames import MarkEchoFrame, PlayoutClearFrame, PlayoutMarkFrame
 from voice_agent.telephony.twilio.security import sign
 from voice_agent.telephony.twilio.wire import (
     StreamStopped,
@@ -100,3 +102,21 @@ def test_hang_up_through_rest_only_with_credentials():
     assert no_creds._params.auto_hang_up is False
     creds = load_settings(env={"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"})
     assert StrictTwilioSerializer(parse_start(START), creds)._params.auto_hang_up is True
+
+
+async def test_the_playouts_frames_go_out_in_twilio_words_and_what_was_written_is_reported():
+    edge = EdgePlayback()
+    ser = StrictTwilioSerializer(parse_start(START), load_settings(env={}), edge=edge)
+    media_out = json.loads(await ser.serialize(OutputAudioRawFrame(b"\x10\x00" * 4000, 8000, 1)))
+    assert media_out["event"] == "media"
+    mark = json.loads(await ser.serialize(PlayoutMarkFrame(mark="t1-s1")))
+    assert mark == {"event": "mark", "mark": {"name": "t1-s1"}, "streamSid": "MZ1"}
+    assert edge.take_clears() == []
+    clear = json.loads(await ser.serialize(PlayoutClearFrame()))
+    assert clear == {"event": "clear", "streamSid": "MZ1"}
+    # the 0.5 s just written had not played yet: the `clear` dropped it all
+    [report] = edge.take_clears()
+    assert 0.45 < report.unplayed_s <= 0.5
+    echo = json.dumps({"event": "mark", "streamSid": "MZ1", "mark": {"name": "t1-s1"}})
+    echoed = await ser.deserialize(echo)
+    assert isinstance(echoed, MarkEchoFrame) and echoed.mark == "t1-s1"

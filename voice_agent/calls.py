@@ -15,6 +15,9 @@ from loguru import logger
 from pipecat.pipeline.worker import PipelineWorker
 
 from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.edge_playback import EdgePlayback
+from voice_agent.pipeline.language import LanguagePolicy
+from voice_agent.pipeline.playout import Playout
 
 
 class LinesBusy(Exception):
@@ -23,9 +26,13 @@ class LinesBusy(Exception):
 
 @dataclass
 class Call:
-    """One live call: who it is (state) and the pipeline that runs it (worker)."""
+    """One live call: who it is (state), the per-call collaborators its stages share (made by
+    the call factory, handed to the stages that use them) and the pipeline that runs it."""
 
     state: CallState
+    playout: Playout  # the bot's audio: the barge-in detector pauses it, the playout plays it
+    language_policy: LanguagePolicy  # STT's hint, the dialogue's switches
+    edge_playback: EdgePlayback  # what the edge wrote and cleared, for the playout
     worker: PipelineWorker | None = None  # set once the pipeline is built
 
     @property

@@ -1,4 +1,4 @@
-"""`voice-agent` command line: serve, simulate, models, bench."""
+"""`voice-agent` command line: serve, simulate, agent, models, bench."""
 
 from __future__ import annotations
 
@@ -17,8 +17,34 @@ app = typer.Typer(help="Multilingual telephony voice agent (Twilio / SIP / WAV r
                   no_args_is_help=True, pretty_exceptions_enable=False)
 bench_app = typer.Typer(help="Benchmarks; results go to docs/benchmarks.md.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+agent_app = typer.Typer(help="A company's agent folder (config/agents/<name>/, docs/agents.md).",
+                        no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
 console = Console()
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML file overriding config/default.yaml")
+AgentOpt = typer.Option(None, "--agent", help="agent folder: a name under config/agents/ or a "
+                        "path (default from config: northwind)")
+
+
+def _settings(config: Path | None, agent: str | None = None, overrides: dict | None = None):
+    """The settings, with `--agent` (the folder's agent.yaml applies under the config)."""
+    overrides = dict(overrides or {})
+    if agent:
+        overrides["agent"] = agent
+    return load_settings(config, overrides)
+
+
+def _refuse_failing_agent(settings) -> None:
+    """A folder that fails `agent check` never serves a call: every problem, then exit 1."""
+    from voice_agent.agent.check import check_folder
+
+    problems = check_folder(settings.agent_dir)
+    if problems:
+        console.print(f"[red]error:[/] agent folder {settings.agent_dir} fails its check:",
+                      soft_wrap=True)
+        for p in problems:
+            console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _quiet_logs(level: str = "WARNING") -> None:
@@ -38,6 +64,7 @@ def serve(
     sip: bool = typer.Option(False, "--sip", help="also answer a SIP trunk (config `sip:`)"),
     insecure_dev: bool = typer.Option(False, "--insecure-dev", help="accept UNSIGNED Twilio "
                                       "webhooks (local tests only; warns on every request)"),
+    agent: str = AgentOpt,
 ) -> None:
     """Start the server: POST /twiml (voice webhook), the media WebSocket, GET /health."""
     import uvicorn
@@ -53,7 +80,8 @@ def serve(
         overrides["sip"] = {"enabled": True}
     if insecure_dev:
         overrides["twilio"] = {"validate_signatures": False}
-    settings = load_settings(config, overrides)
+    settings = _settings(config, agent, overrides)
+    _refuse_failing_agent(settings)
     _quiet_logs("INFO")
     from voice_agent.redaction import install_log_redaction
 
@@ -75,6 +103,7 @@ def simulate(
     fast: bool = typer.Option(False, "--fast", help="don't pace audio in real time"),
     lang: str = typer.Option(None, "--lang", help="language the call starts in"),
     config: Path = ConfigOpt,
+    agent: str = AgentOpt,
 ) -> None:
     """Replay WAV files as a phone call through the same pipeline a Twilio call uses."""
     from voice_agent.pipeline.factory import CallFactory
@@ -85,7 +114,9 @@ def simulate(
     if missing:
         console.print(f"[red]error:[/] no such file: {', '.join(missing)}")
         raise typer.Exit(2)
-    factory = CallFactory.load(load_settings(config))
+    settings = _settings(config, agent)
+    _refuse_failing_agent(settings)
+    factory = CallFactory.load(settings)
     factory.models.warm_up()
     call = simulate_call(factory, wavs, realtime=not fast, out_dir=out_dir, language=lang)
     result = asyncio.run(call)
@@ -225,13 +256,16 @@ def understand(
     lang: str = typer.Option(None, "--lang", help="language of the text (default from config)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per utterance"),
     config: Path = ConfigOpt,
+    agent: str = AgentOpt,
 ) -> None:
     """Intent, confidence, slots, sentiment and the agent's reply for an utterance."""
     from voice_agent.nlu.policy import DialogueContext
     from voice_agent.pipeline.shared_models import SharedModels
 
     _quiet_logs()
-    models = SharedModels.load(load_settings(config))
+    settings = _settings(config, agent)
+    _refuse_failing_agent(settings)
+    models = SharedModels.load(settings)
     language = lang or models.settings.languages.default
     if language not in models.kb.packs:
         console.print(f"[red]error:[/] language {language!r} is not configured")
@@ -251,6 +285,44 @@ def understand(
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
             console.print(out)
+
+
+@agent_app.command("new")
+def agent_new(
+    name: str = typer.Argument(..., help="the folder's name (config/agents/NAME) or a path"),
+    company: str = typer.Option(None, help="the company's name (default: from NAME)"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Write a commented agent folder that passes `agent check`; edit it from there."""
+    from voice_agent.agent.scaffold import scaffold
+
+    folder = _settings(config, name).agent_dir
+    try:
+        written = scaffold(folder, company)
+    except FileExistsError as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from e
+    for path in written:
+        console.print(f"wrote {path}", markup=False, highlight=False)
+    console.print(f"next: edit the files, then `voice-agent agent check {name}`")
+
+
+@agent_app.command("check")
+def agent_check(
+    name: str = typer.Argument(None, help="the folder's name or a path (default: config's)"),
+    config: Path = ConfigOpt,
+) -> None:
+    """Every error in an agent folder, with file and line; exit 1 when there is one."""
+    from voice_agent.agent.check import check_folder
+
+    folder = _settings(config, name).agent_dir
+    problems = check_folder(folder)
+    for p in problems:
+        console.print(str(p), markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/] in {folder}", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/] {folder}")
 
 
 @app.command()
@@ -369,6 +441,24 @@ def bench_language(
     console.print(asyncio.run(run_language_bench(load_settings(config), sentences, write)))
 
 
+@bench_app.command("faq")
+def bench_faq(
+    agent: str = typer.Option("northwind", help="config/agents/<agent>/faq"),
+    candidates: str = typer.Option(
+        "char-tfidf/knn,char-tfidf,gemma/knn,gemma,e5-small/knn,e5-small,e5-small+0.1",
+        help="encoders to compare ('/knn': nearest question only; '+w': char n-gram weight)"),
+    calibrate: bool = typer.Option(False, help="write the shipped encoder's dev-calibrated "
+                                   "thresholds to faq/retrieval.yaml"),
+    write: bool = typer.Option(False, help="append the results to docs/benchmarks.md"),
+) -> None:
+    """FAQ retrieval: held-out top-1, confident answers, unanswerable turns, search latency."""
+    from voice_agent.bench.faq import run_faq_bench
+
+    _quiet_logs()
+    console.print(run_faq_bench(agent, tuple(c for c in candidates.split(",") if c),
+                                calibrate, write))
+
+
 @bench_app.command("bargein")
 def bench_bargein(
     offsets: str = typer.Option("1.0,3.0", help="seconds into the answer the caller cuts in"),
@@ -383,6 +473,36 @@ def bench_bargein(
     _quiet_logs()
     at = [float(x) for x in offsets.split(",") if x.strip()]
     console.print(run_bargein_report(load_settings(config), at, echo_trials, turn_end, write))
+
+
+@bench_app.command("slots")
+def bench_slots(
+    write: bool = typer.Option(False, help="append the results to docs/benchmarks.md"),
+) -> None:
+    """Slot parsers (dates, times, numbers, amounts, e-mail, phone) on held-out speech."""
+    from voice_agent.bench.slots import run_slots_bench
+
+    _quiet_logs()
+    console.print(run_slots_bench(write))
+
+
+@bench_app.command("fewshot")
+def bench_fewshot(
+    write: bool = typer.Option(False, help="append the results to docs/benchmarks.md"),
+    draws: int = typer.Option(3, help="seeded random draws per size below 40"),
+    heads: list[str] = typer.Option([], "--head", help="heads to compare (default: 3)"),
+    ood: bool = typer.Option(True, help="also bench the out-of-distribution scores"),
+    fewshot: bool = typer.Option(True, help="run the examples-per-intent table"),
+) -> None:
+    """Intent accuracy vs examples per intent (5 languages / English only), and OOD scores."""
+    from voice_agent.bench.fewshot import run_fewshot_bench
+    from voice_agent.bench.ood import run_ood_bench
+
+    _quiet_logs()
+    if fewshot:
+        console.print(run_fewshot_bench(heads or None, draws=draws, write=write))
+    if ood:
+        console.print(run_ood_bench(write=write))
 
 
 if __name__ == "__main__":

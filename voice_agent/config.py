@@ -20,7 +20,7 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "default.yaml"
 
 
 class LanguageSettings(BaseModel):
-    """Codes are Whisper's (ISO 639-1) and name the knowledge base (config/kb/<code>.yaml)
+    """Codes are Whisper's (ISO 639-1) and name the agent folder's texts (lang/<code>.yaml)
     and the voice (tts.voices.<code>). Switching thresholds: docs/languages.md."""
 
     default: str = "en"
@@ -216,7 +216,7 @@ class BusSettings(BaseModel):
 
 
 class Settings(BaseModel):
-    company: str = "Northwind Store"
+    company: str = ""  # the agent folder's company.name unless set
     languages: LanguageSettings = LanguageSettings()
     stt: STTSettings = STTSettings()
     vad: VADSettings = VADSettings()
@@ -225,9 +225,12 @@ class Settings(BaseModel):
     bargein: BargeInSettings = BargeInSettings()
     turn: TurnSettings = TurnSettings()
     dtmf: DtmfSettings = DtmfSettings()
-    knowledge_base_dir: Path = Path("config/kb")
-    orders_file: Path = Path("config/orders.yaml")
-    orders_db: Path | None = None  # SQLite file; None: in-memory, seeded from orders_file
+    agent: str = "northwind"  # the company's agent folder: <agents_dir>/<agent> (or a path)
+    agents_dir: Path = Path("config/agents")
+    agent_actions: dict[str, dict[str, Any]] = {}  # replace the folder's actions by name
+    # the demo order table's CSV (old scripts and tests; the agent's actions.yaml names it)
+    orders_file: Path = Path("config/agents/northwind/data/orders.csv")
+    orders_db: Path | None = None  # SQLite file for the agent's tables; None: in memory
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
     storage: StorageSettings = StorageSettings()
@@ -239,6 +242,58 @@ class Settings(BaseModel):
     def resolve(self, path: Path) -> Path:
         """Relative paths in config are relative to the repository root, not the cwd."""
         return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def agent_dir(self) -> Path:
+        return agent_dir(self.agent, self.resolve(self.agents_dir))
+
+
+def agent_dir(name: str, agents_dir: Path) -> Path:
+    """An agent's folder: a name under agents_dir, or a path to a folder."""
+    as_path = Path(name)
+    if "/" in name or as_path.is_absolute():
+        return as_path if as_path.is_absolute() else Path.cwd() / as_path
+    return agents_dir / name
+
+
+def _agent_overlay(data: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+    """The settings an agent folder's agent.yaml gives: above config/default.yaml, below any
+    override file, environment variable or explicit override."""
+    out = _deep_merge(data, {})
+    set_ = {
+        ("company",): (agent.get("company") or {}).get("name"),
+        ("languages", "allowed"): (agent.get("languages") or {}).get("served"),
+        ("languages", "default"): (agent.get("languages") or {}).get("default"),
+        ("transfer", "operator_number"): (agent.get("transfer") or {}).get("phone"),
+        ("transfer", "sip_uri"): (agent.get("transfer") or {}).get("sip_uri"),
+        ("dtmf", "actions"): agent.get("dtmf") or None,  # the company's menu, not a merge
+        ("dialogue", "low_confidence_transfer_after"):
+            (agent.get("dialogue") or {}).get("unclear_turns_before_transfer"),
+    }
+    for lang, voice in (agent.get("voices") or {}).items():
+        set_[("tts", "voices", lang)] = voice
+    for keys, value in set_.items():
+        if value is None:
+            continue
+        node = out
+        for key in keys[:-1]:
+            node[key] = dict(node.get(key) or {})
+            node = node[key]
+        node[keys[-1]] = value
+    return out
+
+
+def _read_agent_file(data: dict[str, Any]) -> dict[str, Any]:
+    """agent.yaml of the agent the merged settings name ({} when unreadable: `agent check`
+    reports a broken folder, settings still load)."""
+    agents = Path(data.get("agents_dir") or "config/agents")
+    folder = agent_dir(str(data.get("agent") or "northwind"),
+                       agents if agents.is_absolute() else REPO_ROOT / agents)
+    try:
+        loaded = yaml.safe_load((folder / "agent.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -291,12 +346,16 @@ def load_settings(
 ) -> Settings:
     """Build the settings from the default file, an override file, the environment, overrides."""
     env = dict(os.environ) if env is None else env
-    data = _read_yaml(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+    defaults = _read_yaml(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
     named = env.get("VOICE_AGENT_CONFIG")
     extra = config_file or (Path(named) if named else None)
-    if extra:
-        data = _deep_merge(data, _read_yaml(extra))
-    data = _deep_merge(data, _env_overrides(env))
-    if overrides:
-        data = _deep_merge(data, overrides)
+    layers = [_read_yaml(extra)] if extra else []
+    layers += [_env_overrides(env), overrides or {}]
+    named_agent = defaults
+    for layer in layers:
+        named_agent = _deep_merge(named_agent, layer)
+    # the company's folder (agent.yaml) sits between the defaults and everything else
+    data = _agent_overlay(defaults, _read_agent_file(named_agent))
+    for layer in layers:
+        data = _deep_merge(data, layer)
     return Settings.model_validate(data)

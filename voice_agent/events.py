@@ -158,6 +158,18 @@ class HangupRequested(CallEvent):
     operator: str
 
 
+class ActionFailed(CallEvent):
+    """An intent's action got no usable answer: the company's API was slow (past its timeout),
+    down, answered 5xx or invalid JSON. The caller heard an apology and an offer of a human."""
+
+    type: Literal["action_failed"] = "action_failed"
+    turn: int = 0
+    intent: str
+    action: str
+    reason: str  # timeout | unreachable: … | http_<status> | invalid_json | …
+    seconds: float = 0.0  # request sent → given up
+
+
 class CallError(CallEvent):
     type: Literal["error"] = "error"
     message: str
@@ -167,7 +179,8 @@ class CallError(CallEvent):
 AnyEvent = Annotated[
     CallStarted | CallEnded | CallerTurn | IntentDetected | BotReply | TurnLatency
     | TransferRequested | ReplyPlayed | BargeIn | FalseInterruption | DtmfPressed
-    | LanguageSwitched | CallStatus | CallError | CallTransferred | HangupRequested,
+    | LanguageSwitched | CallStatus | CallError | CallTransferred | HangupRequested
+    | ActionFailed,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)

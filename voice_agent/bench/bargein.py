@@ -14,29 +14,16 @@ import asyncio
 import statistics
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-
-import yaml
 
 from voice_agent.audio import phone_line_pcm
-from voice_agent.config import REPO_ROOT
 from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
+from voice_agent.testing.fixtures import FIXTURES, QUESTION, bargein_fixtures, bargein_wav
 from voice_agent.testing.twilio_line import (
     SimulatedCall,
+    ask_and_wait_for_answer,
     first_voiced_offset,
-    last_voiced_offset,
+    keep_line_open,
 )
-
-FIXTURES = REPO_ROOT / "audio_fixtures"
-QUESTION = FIXTURES / "en_opening_hours.wav"  # its answer plays for about ten seconds
-
-
-def bargein_fixtures() -> list[dict]:
-    return yaml.safe_load((FIXTURES / "bargein.yaml").read_text(encoding="utf-8"))["fixtures"]
-
-
-def bargein_wav(fixture_id: str) -> Path:
-    return FIXTURES / "bargein" / f"{fixture_id}.wav"
 
 
 @dataclass
@@ -67,28 +54,6 @@ def _silence_after(call: SimulatedCall, onset: float, gap_s: float = 0.3) -> flo
     return spans[-1][1] if spans and time.monotonic() - spans[-1][1] >= gap_s else None
 
 
-async def _keep_line_open(call: SimulatedCall, until: float) -> None:
-    while time.monotonic() < until and not call.closed:
-        await call.send_silence(0.02)
-
-
-async def ask_and_wait_for_answer(
-    call: SimulatedCall, question: Path, timeout: float = 20
-) -> float:
-    """Ask; return when the agent's answer starts (monotonic), keeping the line open."""
-    pcm = phone_line_pcm(question)
-    sent = time.monotonic()
-    await call.send_audio(pcm)
-    speech_end = sent + last_voiced_offset(pcm)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        start = call.first_voiced_after(speech_end)
-        if start is not None:
-            return start
-        await call.send_silence(0.02)
-    raise TimeoutError("the agent did not answer the question")
-
-
 async def run_trial(
     call: SimulatedCall, events: EventRecorder, fixture: dict | None, offset_s: float,
     pcm: bytes | None = None,
@@ -97,7 +62,7 @@ async def run_trial(
     over the agent."""
     began, n_asked = time.monotonic(), len(events.of(BargeIn))
     answer_start = await ask_and_wait_for_answer(call, QUESTION)
-    await _keep_line_open(call, answer_start + offset_s)
+    await keep_line_open(call, answer_start + offset_s)
     n_clear, n_barge = len(call.cleared_at), len(events.of(BargeIn))
     n_false, n_played = len(events.of(FalseInterruption)), len(events.of(ReplyPlayed))
     if pcm is None:

@@ -26,8 +26,8 @@ def _voicing_cost_us() -> float:
     import time
 
     from voice_agent.audio import phone_line_pcm
-    from voice_agent.testing.fixtures import bargein_wav
     from voice_agent.pipeline.voicing import VoicingTracker
+    from voice_agent.testing.fixtures import bargein_wav
 
     pcm = phone_line_pcm(bargein_wav("en_interrupt_agent"))
     tracker, costs = VoicingTracker(), []

@@ -44,9 +44,11 @@ class LinearHead:
 
 def train_head(
     features: np.ndarray, labels: list[str], classes: list[str], *, l2: float = 1e-2,
-    seed: int = 0, max_iter: int = 300,
+    seed: int = 0, max_iter: int = 300, balanced: bool = False,
 ) -> LinearHead:
-    """Fit softmax regression; `classes` fixes the label order (and allows absent classes)."""
+    """Fit softmax regression; `classes` fixes the label order (and allows absent classes).
+    `balanced` weighs each class by 1 / its count, so intents with few examples (a company's
+    own, beside the product's 200 per system intent) are not drowned by the rest."""
     torch.manual_seed(seed)
     mean = features.mean(axis=0)
     scale = features.std(axis=0) + 1e-6
@@ -56,12 +58,17 @@ def train_head(
     linear = torch.nn.Linear(x.shape[1], len(classes))
     torch.nn.init.zeros_(linear.weight)
     torch.nn.init.zeros_(linear.bias)
+    weight = None
+    if balanced:
+        counts = torch.bincount(y, minlength=len(classes)).float()
+        weight = torch.where(counts > 0, len(y) / (counts.clamp(min=1) * (counts > 0).sum()),
+                             torch.zeros_like(counts))
     opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter,
                             history_size=20, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(linear(x), y)
+        loss = torch.nn.functional.cross_entropy(linear(x), y, weight=weight)
         loss = loss + l2 * linear.weight.pow(2).sum() / 2
         loss.backward()
         return loss

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_agent.config import REPO_ROOT
+from voice_agent.config import REPO_ROOT, load_settings
 from voice_agent.kb import INTENTS
 from voice_agent.nlu.dataset import (
     LANGUAGES,
@@ -28,8 +28,10 @@ from voice_agent.nlu.dataset import (
     dataset_hash,
     load_split,
 )
+from voice_agent.nlu.feature_cache import FeatureCache
 from voice_agent.nlu.gemma import DEFAULT_LAYERS, GemmaEncoder, base_model_sha256
 from voice_agent.nlu.head import LinearHead, save_heads, train_head
+from voice_agent.nlu.ood import OOD_FILE, fit_ood_with_threshold
 
 MODEL_DIR = REPO_ROOT / "models" / "nlu"
 HEADS_FILE = "heads.safetensors"
@@ -61,7 +63,10 @@ def fit_heads(
     if intent_only is not None and len(intent_only[1]):
         x, y = np.concatenate([features, intent_only[0]]), y + intent_only[1]
     heads = {
-        "intent": train_head(x, y, list(INTENTS), seed=seed, l2=1e-3),
+        # balanced: a no-op on an agent with as many examples per intent (Northwind), up to
+        # +9 points for one whose own intents have fewer than the product's system intents
+        # (docs/nlu.md, "Few examples, many languages")
+        "intent": train_head(x, y, list(INTENTS), seed=seed, l2=1e-3, balanced=True),
         "sentiment": train_head(features, [e.sentiment for e in examples], list(SENTIMENTS),
                                 seed=seed, l2=1e-2),
     }
@@ -78,7 +83,6 @@ def kb_examples(per_intent: int | None = None) -> list[tuple[str, str]]:
     """(text, intent) from the knowledge base's example phrases, in every language: reviewed
     caller phrases too (the baseline's index), so the intent head learns from them as well.
     They are disjoint from the held-out split."""
-    from voice_agent.config import load_settings
     from voice_agent.kb import configured_knowledge_base
 
     kb = configured_knowledge_base(load_settings(env={}), list(LANGUAGES))
@@ -124,34 +128,65 @@ def train(
     layers: tuple[int, ...] = DEFAULT_LAYERS, device: str = "cpu", evaluate: bool = True,
     extra_examples: list[Example] | None = None, encoder: GemmaEncoder | None = None,
     with_kb_examples: bool = True, feedback: list[tuple[str, str]] | None = None,
+    cache: FeatureCache | None = None,
 ) -> TrainResult:
-    """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs)."""
+    """Train the heads; `per_intent` limits the examples per (language, intent) (CI runs).
+    With a `cache` (feature_cache.py), features already extracted are not computed again."""
     started = time.monotonic()
     seed_everything(seed)
     examples = load_split("train", per_intent=per_intent) + (extra_examples or [])
-    encoder = encoder or GemmaEncoder(layers=layers, device=device)
-    features = encoder.embed([e.text for e in examples], progress=True)
+    if cache is not None:
+        if encoder is not None:
+            cache.use_encoder(encoder)
+        layers = encoder.layers if encoder is not None else layers
+
+        def embed(texts: list[str], progress: bool = False):
+            return cache.features(texts, layers, progress=progress)
+    else:
+        encoder = encoder or GemmaEncoder(layers=layers, device=device)
+        layers = encoder.layers
+        embed = encoder.embed
+    features = embed([e.text for e in examples], progress=True)
     kb_rows = intent_only_rows(per_intent, with_kb_examples, feedback)
-    kb_features = encoder.embed([t for t, _ in kb_rows], progress=True)
+    kb_features = embed([t for t, _ in kb_rows], progress=True)
     heads = fit_heads(features, examples, seed, (kb_features, [i for _, i in kb_rows]))
+    # The out-of-distribution statistics, on the same turns the intent head learns from
+    intent_x = np.concatenate([features, kb_features])
+    intent_y = [e.intent for e in examples] + [i for _, i in kb_rows]
+    ood = fit_ood_with_threshold(
+        intent_x, intent_y, seed=seed,
+        fit_head=lambda x, y: train_head(x, y, list(INTENTS), seed=seed, l2=1e-3))
     metrics: dict = {"train_examples": len(examples),
                      "kb_examples": len(kb_rows) - len(feedback or []),
                      "feedback_examples": len(feedback or [])}
     if evaluate:
         heldout = load_split("heldout")
-        metrics["heldout"] = accuracy_by_language(
-            heads, encoder.embed([e.text for e in heldout], progress=True), heldout)
+        heldout_x = embed([e.text for e in heldout], progress=True)
+        metrics["heldout"] = accuracy_by_language(heads, heldout_x, heldout)
+        tasks = [i for i, e in enumerate(heldout) if e.intent != "out_of_scope"]
+        score = ood.combined(heldout_x[tasks], heads["intent"].probabilities(heldout_x[tasks]),
+                             heads["intent"].labels)
+        metrics["heldout"]["ood_accepted_in_domain"] = round(float((score <= 1).mean()), 4)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_heads(out_dir / HEADS_FILE, heads)
+    ood.save(out_dir / OOD_FILE)
     metadata = {
         "method": "linear heads on Gemma 3 270M features",
         "base_model": {"name": "gemma-3-270m (base) Q4_K_M GGUF, de-quantised",
                        "gguf_sha256": base_model_sha256()},
-        "layers": list(encoder.layers), "pooling": "mean over tokens, BOS excluded",
+        "layers": list(layers), "pooling": "mean over tokens, BOS excluded",
         "dataset_sha256": dataset_hash(), "seed": seed, "per_intent_limit": per_intent,
-        "intent_head_also_trained_on": "config/kb example phrases" if with_kb_examples else None,
-        "kb_sha256": dataset_hash(REPO_ROOT / "config" / "kb") if with_kb_examples else None,
+        "intent_head_also_trained_on": "the agent folder's example phrases (lang/*.yaml)"
+        if with_kb_examples else None,
+        "kb_sha256": dataset_hash(load_settings(env={}).agent_dir / "lang")
+        if with_kb_examples else None,
         "device": device, "metrics": metrics,
+        "ood": {"file": OOD_FILE, "score": "max(intent doubt / its threshold, Mahalanobis "
+                "distance to the nearest intent mean / its threshold); > 1 = out of domain",
+                "distance_threshold": round(ood.threshold, 4),
+                "doubt_threshold": round(ood.doubt_threshold, 4),
+                "components": int(ood.means.shape[1]),
+                "thresholds_from": "99th percentile of 5-fold out-of-fold training scores"},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_version()}",
     }

@@ -20,6 +20,11 @@ class Understanding:
     sentiment: str | None = None  # negative | neutral | positive (None: not estimated)
     sentiment_confidence: float = 0.0
     text: str = ""  # the transcript it was read from
+    # Out-of-distribution score (nlu/ood.py; > 1 = unlike anything the model was trained on)
+    # and whether the agent should act on the turn (False: out_of_scope or out of distribution
+    # → FAQ search, then "say it another way" / a human). None/True where not estimated.
+    ood_score: float | None = None
+    in_domain: bool = True
 
 
 class Understander(Protocol):

@@ -10,10 +10,10 @@ Sits right after the VAD. When the caller starts speaking while the bot's answer
   line is cleared with it, so the caller hears silence within the network delay), and
   - speech that goes on for `confirm_secs` is a barge-in: an InterruptionFrame is broadcast
     (pipecat cancels the old answer's TTS; the Twilio serializer sends `clear`);
-  - a shorter sound waits for its transcript (the dialogue stage asks `resolve`): a stop word,
-    or words that are not a backchannel and that Whisper was sure of, make it a barge-in; a
-    backchannel ("uh-huh", "genau", "嗯") or no words at all resume the answer exactly where it
-    paused — nothing lost.
+  - a shorter sound waits for its transcript (`BargeInVerdict`, between STT and the dialogue,
+    asks `resolve`): a stop word, or words that are not a backchannel and that Whisper was sure
+    of, make it a barge-in and the caller's turn; a backchannel ("uh-huh", "genau", "嗯") or no
+    words at all resume the answer exactly where it paused — nothing lost — and go no further.
 A DTMF key pressed while the bot speaks interrupts at once.
 """
 
@@ -36,7 +36,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.config import BargeInSettings
 from voice_agent.events import BargeIn, FalseInterruption
+from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.echo import echo_match
+from voice_agent.pipeline.playout import Playout
+from voice_agent.pipeline.vad import TimedVADAnalyzer
 from voice_agent.pipeline.voicing import VoicingTracker, is_voiced
 
 ECHO_RECHECK_S = 0.1
@@ -81,9 +84,16 @@ def is_backchannel(text: str, language: str, settings: BargeInSettings) -> bool:
 
 
 class BargeInDetector(FrameProcessor):
-    def __init__(self, *, state, settings: BargeInSettings, vad_analyzer, **kwargs) -> None:
+    """Right after the VAD: watches the caller's audio while the call's `playout` speaks, pauses
+    and resumes it, and interrupts it (see module doc)."""
+
+    def __init__(
+        self, *, state: CallState, playout: Playout, settings: BargeInSettings,
+        vad_analyzer: TimedVADAnalyzer, **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self._state = state
+        self._playout = playout
         self._s = settings
         self._vad = vad_analyzer
         self._start_secs = vad_analyzer.params.start_secs
@@ -107,7 +117,6 @@ class BargeInDetector(FrameProcessor):
         self._quiet_s = 0.0  # unvoiced audio since its last voiced frame
         self._prev_frame_at = 0.0
         self._timeout: asyncio.Task | None = None
-        state.bargein = self
 
     @property
     def pending(self) -> bool:
@@ -129,7 +138,7 @@ class BargeInDetector(FrameProcessor):
                     return
                 if self.pending:
                     self._arm_timeout()
-            elif isinstance(frame, InputDTMFFrame) and self._state.playout.speaking():
+            elif isinstance(frame, InputDTMFFrame) and self._playout.speaking():
                 await self.interrupt("dtmf", time.monotonic())
         await self.push_frame(frame, direction)
 
@@ -138,13 +147,13 @@ class BargeInDetector(FrameProcessor):
         window = self._s.echo_window_secs
         inbound = b"".join(pcm for at, pcm in self._inbound if at >= now - window)
         since = now - window - self._s.echo_max_delay_secs
-        reference = self._state.playout.reference_audio(since)
+        reference = self._playout.reference_audio(since)
         score, level = echo_match(inbound, reference)
         logger.debug(f"{self._state.call_id}: echo correlation {score:.2f} level {level:.2f}")
         return score >= self._s.echo_correlation and level <= self._s.echo_max_level
 
     async def _on_speech_start(self) -> bool:
-        playout = self._state.playout
+        playout = self._playout
         if not self._s.enabled or not playout.recently_spoke(self._s.echo_max_delay_secs):
             self._speaking = True
             return True
@@ -198,7 +207,7 @@ class BargeInDetector(FrameProcessor):
 
     async def _on_audio(self, frame: InputAudioRawFrame) -> None:
         now = time.monotonic()
-        last_voiced_at = getattr(self._vad, "last_voiced_at", None) or 0.0
+        last_voiced_at = self._vad.last_voiced_at or 0.0
         # the VAD (just upstream) marked speech while it handled this frame
         voiced = last_voiced_at >= self._prev_frame_at
         self._prev_frame_at = now
@@ -215,7 +224,7 @@ class BargeInDetector(FrameProcessor):
                 self._echo_segment = False
                 self._speaking = True
                 await self.push_frame(VADUserStartedSpeakingFrame())
-                if self._state.playout.speaking():
+                if self._playout.speaking():
                     self._begin(now - ECHO_RECHECK_S)
         if self.pending:
             await self._follow_pending(len(frame.audio) / 2 / frame.sample_rate, voiced)
@@ -230,7 +239,7 @@ class BargeInDetector(FrameProcessor):
         and not the bot's own echo. The VAD still decides whether it is speech at all: a blip
         it never starts on resumes the answer once quiet (`_follow_pending`)."""
         if (self._speaking or self._echo_segment or now < self._early_off_until
-                or not self._state.playout.speaking()):
+                or not self._playout.speaking()):
             self._recent.clear()
             return
         # the last 40 ms (two periods of a low voice), without copying the ~2 s deque per frame
@@ -287,20 +296,12 @@ class BargeInDetector(FrameProcessor):
 
     def _pause_playout(self) -> None:
         """Pause (and on Twilio `clear`) the answer; remember when the line was cleared."""
-        controller = getattr(self._state, "playout_controller", None)
-        if controller is None:
-            self._state.playout.pause()
-            return
-        if self._state.playout.clears and self._cleared_at is None:
+        if self._playout.clears and self._cleared_at is None:
             self._cleared_at = time.monotonic()
-        controller.pause()
+        self._playout.pause()
 
     def _resume_playout(self) -> None:
-        controller = getattr(self._state, "playout_controller", None)
-        if controller is not None:
-            controller.resume_soon()
-        else:
-            self._state.playout.resume()
+        self._playout.resume()
 
     def _arm_timeout(self) -> None:
         if self._timeout is None or self._timeout.done():
@@ -309,7 +310,7 @@ class BargeInDetector(FrameProcessor):
     async def _resume_after_timeout(self) -> None:
         await asyncio.sleep(self._s.resolve_timeout_secs)
         if self.pending:
-            await self.resolve("", self._state.language)
+            await self.resolve("")
 
     async def interrupt(self, cause: str, onset: float) -> None:
         """The caller did interrupt: clear the line and drop the rest of the answer."""
@@ -323,11 +324,13 @@ class BargeInDetector(FrameProcessor):
         ))
 
     async def resolve(
-        self, transcript: str, language: str, language_probability: float = 1.0,
+        self, transcript: str, language: str | None = None, language_probability: float = 1.0,
     ) -> bool:
-        """The transcript of a pending interruption is in. True: it interrupted (a turn)."""
+        """The transcript of a pending interruption is in (`language`: the one Whisper wrote it
+        in, else the call's). True: it interrupted, the transcript is the caller's turn."""
         if not self.pending:
             return True
+        language = language or self._state.language
         if self._voiced and interrupts(transcript, language, self._s, language_probability):
             await self.interrupt("speech", self._onset)
             return True

@@ -21,6 +21,7 @@ from voice_agent.events import CallEnded, CallStarted, EventBus
 from voice_agent.pipeline.build import build_call_worker
 from voice_agent.pipeline.call_state import CallState
 from voice_agent.pipeline.edge import EdgeCapabilities
+from voice_agent.pipeline.edge_playback import EdgePlayback
 from voice_agent.pipeline.frames import SentenceEndFrame
 from voice_agent.pipeline.language import LanguagePolicy
 from voice_agent.pipeline.listen import ListenHub
@@ -57,25 +58,29 @@ class CallFactory:
     def new_call(
         self, edge: EdgeCapabilities, language: str | None = None, **identity,
     ) -> Call:
-        """A call's state before its pipeline exists: ids, language, the edge's abilities.
+        """A call before its pipeline exists: its state (ids, language) and the per-call
+        collaborators its stages and its edge share, set up for what the edge can do.
         `identity`: caller, callee, provider_call_id, sip_headers."""
         langs = self.settings.languages
         if language not in langs.allowed:  # not asked for (?lang=, --lang): by dialled number
             language = langs.by_number.get(str(identity.get("callee") or ""))
         state = CallState(
+            bus=self.bus, language=language if language in langs.allowed else langs.default,
+            allowed_languages=list(langs.allowed), transport=edge.name, **identity,
+        )
+        return Call(
+            state=state,
             playout=Playout(
                 lead_s=self.settings.bargein.playout_lead_secs,
                 clears=self.settings.bargein.clear_on_pause and edge.takes_back_unplayed,
             ),
-            bus=self.bus, language=language if language in langs.allowed else langs.default,
-            allowed_languages=list(langs.allowed), transport=edge.name, **identity,
+            language_policy=LanguagePolicy(state, langs),  # hysteresis from config
+            edge_playback=EdgePlayback(),
         )
-        state.language_policy = LanguagePolicy(state, langs)  # hysteresis from config
-        return Call(state=state)
 
     def build(self, call: Call, transport: BaseTransport) -> Call:
         """Build the call's pipeline on the edge's transport (not started yet)."""
-        call.worker = build_call_worker(transport, self.models, self.listen, call.state)
+        call.worker = build_call_worker(transport, self.models, self.listen, call)
         return call
 
     async def run(self, call: Call) -> None:

@@ -19,13 +19,10 @@ on, and a `language_switched` event is published.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from voice_agent.config import LanguageSettings
 from voice_agent.events import LanguageSwitched
-
-if TYPE_CHECKING:
-    from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.call_state import CallState
 
 REASONS = ("request", "detected", "dtmf")
 
@@ -41,7 +38,8 @@ class Observation:
 
 
 class LanguagePolicy:
-    """Decides the call's language turn by turn; one instance per call (on `CallState`)."""
+    """Decides the call's language turn by turn; one per call, made by the call factory and
+    handed to STT (its decoding hint) and the dialogue (turns, requests, keypad choices)."""
 
     def __init__(self, state: CallState, settings: LanguageSettings) -> None:
         self._state = state

@@ -1,18 +1,18 @@
-"""Bot audio playout: paced release, pause/resume, `mark`s, and what the caller actually heard.
+"""Bot audio playout: paced release, pause/resume, marks, and what the caller actually heard.
 
 The output transport plays whatever it holds, and Twilio plays whatever it was sent; so this
 stage keeps the bot's audio and hands it to the transport only `playout_lead_secs` ahead of real
 time. That makes a pause audible within that lead, lets an answer resume exactly where it
 stopped (a backchannel or a cough) and keeps a reference of what was just played for the echo
 check. On an edge that can take audio back (Twilio's `clear`), a pause also clears the line at
-once: the caller's earpiece goes quiet within the network delay, and the audio Twilio dropped is
-put back at the head of the queue, so a resumed answer loses and repeats nothing. How much it
-dropped is reckoned at the edge, as the serializer writes audio and then the `clear` (`Playout.
-audio_sent`/`clear_sent`): the transport paces audio itself, so the `clear` leaves well after it
-was queued (~0.1 s on a busy machine), and estimating from the queue time would play that twice.
-After each sentence a `mark` goes out in line with the audio; the edge echoes it once the caller
+once: the caller's earpiece goes quiet within the network delay, and the audio the edge dropped
+is put back at the head of the queue, so a resumed answer loses and repeats nothing. How much it
+dropped is reckoned at the edge, as it writes audio and then the `clear` (pipeline/
+edge_playback.py): the transport paces audio itself, so the `clear` leaves well after it was
+queued (~0.1 s on a busy machine), and estimating from the queue time would play that twice.
+After each sentence a mark goes out in line with the audio; the edge echoes it once the caller
 has heard everything before it, so on barge-in the assistant's turn is cut to those sentences
-(plus the words of the cut sentence that had time to play).
+(plus the words of the cut sentence that had time to play: pipeline/spoken.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipecat.frames.frames import (
@@ -30,7 +29,6 @@ from pipecat.frames.frames import (
     Frame,
     InterruptionFrame,
     OutputAudioRawFrame,
-    OutputTransportMessageFrame,
     StartFrame,
     SystemFrame,
 )
@@ -38,41 +36,23 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice_agent.audio import PHONE_RATE, resample
 from voice_agent.events import ReplyPlayed
-from voice_agent.pipeline.frames import MarkEchoFrame, SentenceEndFrame
+from voice_agent.pipeline.call_state import CallState
+from voice_agent.pipeline.edge_playback import EdgePlayback
+from voice_agent.pipeline.frames import (
+    HeardReplyFrame,
+    MarkEchoFrame,
+    PlayoutClearFrame,
+    PlayoutMarkFrame,
+    ReplyStartedFrame,
+    SentenceEndFrame,
+)
+from voice_agent.pipeline.spoken import PlayedReply, SpokenReplies, SpokenSentence, heard_text
+
+__all__ = ["Playout", "PlayoutController", "SpokenSentence", "heard_text"]
 
 CHUNK_S = 0.04  # release granularity: a pause takes effect within one chunk
 CLEAR_TRANSIT_S = 0.02  # a `clear` reaches Twilio about this long after it is queued here
 CLEAR_SEND_WAIT_S = 0.5  # the edge has not reported the `clear` sent by then: estimate instead
-
-
-@dataclass
-class SpokenSentence:
-    turn: int
-    text: str
-    mark: str
-    audio_s: float = 0.0  # released to the transport (less what a `clear` took back)
-    ends_at: float = 0.0  # monotonic: when that released audio has played at the caller
-    total_s: float | None = None  # the whole sentence's audio, when more is still held here
-    heard: bool = False  # its mark came back
-
-    def played_s(self, at: float) -> float:
-        return max(0.0, self.audio_s - max(0.0, self.ends_at - at))
-
-
-def heard_text(sentences: list[SpokenSentence], cut_at: float) -> str:
-    """Heard sentences, then the words of the cut one that had time to play by `cut_at`."""
-    words: list[str] = []
-    for s in sentences:
-        total = s.total_s if s.total_s is not None else s.audio_s
-        played = s.played_s(cut_at)
-        if s.heard or (total > 0 and played >= total - 1e-6):
-            words.extend(s.text.split())
-            continue
-        if total > 0:
-            part = s.text.split()
-            words.extend(part[: int(len(part) * played / total)])
-        break
-    return " ".join(words)
 
 
 @dataclass
@@ -87,7 +67,8 @@ class _Released:
 
 @dataclass
 class Playout:
-    """Per-call playout state shared by the barge-in detector, the dialogue and this stage."""
+    """One call's bot audio, shared by the barge-in detector (which reads it and pauses or
+    resumes it) and the `PlayoutController` (which releases it). Made by the call factory."""
 
     lead_s: float = 0.08
     clears: bool = False  # the edge takes back unplayed audio (Twilio `clear`): clear on pause
@@ -97,11 +78,10 @@ class Playout:
     # frames added whole and taken out in chunks leaves a crumb (~1e-14 s) that would keep the
     # bot "speaking" forever, and the caller's next question would count as a barge-in.
     held_bytes: dict[int, int] = field(default_factory=dict)
-    # the edge's side (its serializer reports what it writes): when the audio it has sent will
-    # have played, and who wants to know when a `clear` goes out (the PlayoutController)
-    edge_play_end: float = 0.0
-    on_clear_sent: Callable[[float, float], None] | None = None
     reference: deque[tuple[float, bytes]] = field(default_factory=lambda: deque(maxlen=200))
+    clear_wanted: bool = False  # a pause asked for a `clear` the controller has not sent yet
+    # set when the controller has work: audio queued, a pause (its `clear`) or a resume
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     @property
     def paused(self) -> bool:
@@ -112,19 +92,6 @@ class Playout:
 
     def drop_held(self) -> None:
         self.held_bytes.clear()
-
-    def audio_sent(self, seconds: float) -> None:
-        """The edge has just written this much audio: it plays after what is still playing."""
-        now = time.monotonic()
-        self.edge_play_end = max(self.edge_play_end, now) + seconds
-
-    def clear_sent(self) -> None:
-        """The edge has just written a `clear`: what it had sent and not yet played is gone."""
-        now = time.monotonic()
-        unplayed = max(0.0, self.edge_play_end - now)
-        self.edge_play_end = now
-        if self.on_clear_sent is not None:
-            self.on_clear_sent(unplayed, now)
 
     def speaking(self, now: float | None = None) -> bool:
         """Bot audio is playing, paused mid-answer, or waiting to be released."""
@@ -149,46 +116,35 @@ class Playout:
         return bytes(out)
 
     def pause(self) -> None:
-        if self.paused_at is None:
-            self.paused_at = time.monotonic()
+        """Stop releasing audio now; on an edge that can, also clear what it has not played."""
+        if self.paused_at is not None:
+            return
+        self.paused_at = time.monotonic()
+        if self.clears:
+            self.clear_wanted = True
+            self.wakeup.set()
 
     def resume(self) -> None:
         """Go on where the answer paused (the held audio was never sent)."""
         self.paused_at = None
+        self.wakeup.set()
 
 
 class PlayoutController(FrameProcessor):
     """Sits between TTS and the output transport (see module doc)."""
 
-    def __init__(self, *, state, **kwargs) -> None:
+    def __init__(
+        self, *, state: CallState, playout: Playout, edge: EdgePlayback, **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self._state = state
-        self._playout: Playout = state.playout
+        self._playout = playout
+        self._edge = edge
         self._queue: deque[Frame] = deque()
-        self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._replies: dict[int, list[SpokenSentence]] = {}  # turn → sentences, until played
-        self._open: SpokenSentence | None = None  # being released, its end not yet seen
-        self._by_mark: dict[str, tuple[SpokenSentence, bool]] = {}
-        self._marks = 0
+        self._spoken = SpokenReplies()
         self._released: deque[_Released] = deque()
-        self._clear_asked = False
         self._clear_queued_at: float | None = None  # a `clear` is on its way, no rewind yet
-        self._playout.on_clear_sent = self._clear_went_out
-
-    def resume_soon(self) -> None:
-        self._playout.resume()
-        self._wakeup.set()
-
-    def pause(self) -> None:
-        """Stop releasing audio now; on an edge that can, also clear what it has not played."""
-        p = self._playout
-        if p.paused:
-            return
-        p.pause()
-        if p.clears:
-            self._clear_asked = True
-            self._wakeup.set()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -196,7 +152,6 @@ class PlayoutController(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
-            self._state.playout_controller = self
             self._task = self.create_task(self._release_loop())
         elif isinstance(frame, CancelFrame):
             if self._task:
@@ -204,32 +159,37 @@ class PlayoutController(FrameProcessor):
                 self._task = None
             await self.push_frame(frame, direction)
         elif isinstance(frame, InterruptionFrame):
-            self._interrupted()
+            await self._interrupted()
             await self.push_frame(frame, direction)
         elif isinstance(frame, MarkEchoFrame):
+            self._take_edge_reports()  # a `clear` returns marks unheard: put back first
             self._mark_echoed(frame.mark)
         elif isinstance(frame, SystemFrame):
             await self.push_frame(frame, direction)
         else:  # audio, sentence ends, EndFrame…: released in order, paced
-            if isinstance(frame, OutputAudioRawFrame):
+            if isinstance(frame, ReplyStartedFrame):
+                self._spoken.reply_started(frame.turn, frame.text)
+            elif isinstance(frame, OutputAudioRawFrame):
                 self._playout.hold(len(frame.audio), frame.sample_rate)
             self._queue.append(frame)
-            self._wakeup.set()
+            self._playout.wakeup.set()
 
     async def _release_loop(self) -> None:
         p = self._playout
         while True:
-            if self._clear_asked:
-                self._clear_asked = False
+            self._take_edge_reports()
+            if p.clear_wanted:
+                p.clear_wanted = False
                 await self._send_clear()
-            if self._clear_queued_at is not None and not p.paused:  # resuming: the edge has
-                if time.monotonic() - self._clear_queued_at < CLEAR_SEND_WAIT_S:  # not said
-                    await self._sleep_or_wakeup(CHUNK_S / 2)  # what the `clear` took back yet
+            if self._clear_queued_at is not None:  # the edge has not said what it took back
+                if time.monotonic() - self._clear_queued_at < CLEAR_SEND_WAIT_S:
+                    await self._sleep_or_wakeup(CHUNK_S / 2)
                     continue
-                self._rewind_estimated()
+                if not p.paused:  # resuming without word from the edge
+                    self._rewind_estimated()
             if not self._queue or p.paused:
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                p.wakeup.clear()
+                await p.wakeup.wait()
                 continue
             frame = self._queue[0]
             if isinstance(frame, OutputAudioRawFrame):
@@ -248,9 +208,9 @@ class PlayoutController(FrameProcessor):
                     return
 
     async def _sleep_or_wakeup(self, seconds: float) -> None:
-        self._wakeup.clear()
+        self._playout.wakeup.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), seconds)
+            await asyncio.wait_for(self._playout.wakeup.wait(), seconds)
 
     async def _release_chunk(self, frame: OutputAudioRawFrame) -> None:
         """Release one CHUNK_S of the head frame (splitting it), keep the rest queued."""
@@ -268,10 +228,7 @@ class PlayoutController(FrameProcessor):
         p.play_end = start + seconds
         reference = (now, resample(chunk, frame.sample_rate, PHONE_RATE))
         p.reference.append(reference)
-        if self._open is None:
-            self._open = SpokenSentence(turn=-1, text="", mark="")
-        self._open.audio_s += seconds
-        self._open.ends_at = p.play_end
+        self._spoken.released(seconds, p.play_end)
         out = _with_audio(frame, chunk)
         self._remember(_Released(start, out, reference=reference))
         await self.push_frame(out)
@@ -287,11 +244,15 @@ class PlayoutController(FrameProcessor):
         meanwhile (paused)."""
         if self._clear_queued_at is None:  # else the earlier `clear` takes it all anyway
             self._clear_queued_at = time.monotonic()
-        await self.push_frame(OutputTransportMessageFrame(message={"event": "clear"}))
+        await self.push_frame(PlayoutClearFrame())
+
+    def _take_edge_reports(self) -> None:
+        for report in self._edge.take_clears():
+            self._clear_went_out(report.unplayed_s, report.sent_at)
 
     def _clear_went_out(self, unplayed_s: float, sent_at: float) -> None:
-        """The edge wrote the `clear` at `sent_at`, dropping `unplayed_s` of audio at Twilio.
-        Runs before the marks that `clear` returns can come back (they are unheard)."""
+        """The edge wrote a `clear` at `sent_at`, dropping `unplayed_s` of audio there. Taken
+        before any mark that `clear` returned is looked at (those are unheard)."""
         if self._clear_queued_at is None:
             return  # an interruption's `clear`: the rest of the answer is gone anyway
         self._clear_queued_at = None
@@ -313,7 +274,7 @@ class PlayoutController(FrameProcessor):
             item = self._released.pop()
             frame = item.frame
             if item.sentence is not None:
-                self._reopen(item.sentence)
+                self._spoken.reopen(item.sentence)
                 back.append(frame)
                 continue
             take = min(len(frame.audio), round(left * frame.sample_rate) * 2)
@@ -325,91 +286,68 @@ class PlayoutController(FrameProcessor):
             p.hold(take, frame.sample_rate)
             took_s = take / 2 / frame.sample_rate
             left -= took_s
-            if self._open is not None:
-                self._open.audio_s = max(0.0, self._open.audio_s - took_s)
-                self._open.ends_at = min(self._open.ends_at, cleared_at)
+            self._spoken.taken_back(took_s, cleared_at)
             if cut:
                 break
             if item.reference in p.reference:
                 p.reference.remove(item.reference)
-        if self._open is not None and self._open.audio_s <= 0 and not self._open.text:
-            self._open = None
+        self._spoken.forget_empty_open()
         self._queue.extendleft(back)  # newest first in `back`: extendleft restores the order
         p.play_end = min(p.play_end, cleared_at)
 
-    def _reopen(self, sentence: SpokenSentence) -> None:
-        """A sentence whose mark a `clear` returned unheard: open again, its mark forgotten."""
-        self._by_mark.pop(sentence.mark, None)
-        replies = self._replies.get(sentence.turn, [])
-        if replies and replies[-1] is sentence:
-            replies.pop()
-        sentence.mark, self._open = "", sentence
-
     async def _sentence_end(self, frame: SentenceEndFrame) -> None:
-        sentence = self._open or SpokenSentence(turn=-1, text="", mark="")
-        self._open = None
+        sentence = self._spoken.sentence_ended(frame)
         self._remember(_Released(self._playout.play_end, frame, sentence=sentence))
-        self._marks += 1
-        sentence.turn, sentence.text = frame.turn, frame.text
-        sentence.mark = f"t{frame.turn}-s{self._marks}"
-        self._replies.setdefault(frame.turn, []).append(sentence)
-        self._by_mark[sentence.mark] = (sentence, frame.last)
-        await self.push_frame(OutputTransportMessageFrame(
-            message={"event": "mark", "mark": {"name": sentence.mark}}
-        ))
+        await self.push_frame(PlayoutMarkFrame(mark=sentence.mark))
 
     def _mark_echoed(self, name: str) -> None:
-        found = self._by_mark.pop(name, None)
-        if found is None:
-            return  # unknown, or an echo of audio that `clear` discarded
-        sentence, last = found
-        sentence.heard = True
-        if last:
-            text = " ".join(s.text for s in self._replies.pop(sentence.turn, [sentence]))
-            self._state.publish(ReplyPlayed(
-                call_id=self._state.call_id, turn=sentence.turn, text=text, heard_text=text,
-            ))
+        last = self._released[-1].sentence if self._released else None
+        played = self._spoken.mark_echoed(name)
+        if played is not None:
+            self._publish(played, interrupted=False)
+            playout = self._playout
+            if last is not None and last.mark == name and not any(playout.held_bytes.values()):
+                # the edge says the last audio released has played: its word beats our own
+                # estimate, which runs late on a busy machine, and a key pressed right after
+                # the answer must not count as talking over it
+                playout.play_end = min(playout.play_end, time.monotonic())
 
-    def _interrupted(self) -> None:
-        """Barge-in: drop the held audio, report what the caller heard of the cut answer."""
+    def _publish(self, played: PlayedReply, interrupted: bool) -> None:
+        self._state.publish(ReplyPlayed(
+            call_id=self._state.call_id, turn=played.turn, text=played.text,
+            heard_text=played.heard_text, interrupted=interrupted,
+        ))
+
+    async def _interrupted(self) -> None:
+        """Barge-in: drop the held audio; report what the caller heard of the cut answer, and
+        tell the dialogue (upstream)."""
         p = self._playout
+        self._take_edge_reports()
         if self._clear_queued_at is not None:  # the cut sentence lost what the `clear` dropped
             self._rewind_estimated()
         cut_at = time.monotonic()  # paused or not, what was released by now has played or gone
-        if self._open is not None:  # the cut sentence: its audio still held counts in its length
+        open_total_s = None
+        if self._spoken.open is not None:  # the cut sentence: its audio still held counts too
             held = 0.0
-            for f in self._queue:
-                if isinstance(f, SentenceEndFrame):
+            for queued in self._queue:
+                if isinstance(queued, SentenceEndFrame):
                     break
-                if isinstance(f, OutputAudioRawFrame):
-                    held += len(f.audio) / 2 / f.sample_rate
-            self._open.total_s = self._open.audio_s + held
+                if isinstance(queued, OutputAudioRawFrame):
+                    held += len(queued.audio) / 2 / queued.sample_rate
+            open_total_s = self._spoken.open.audio_s + held
         unreleased = [f for f in self._queue if isinstance(f, SentenceEndFrame)]
         self._queue = deque(f for f in self._queue if isinstance(f, EndFrame))
-        pending = [s for turn in sorted(self._replies) for s in self._replies[turn]]
-        if self._open is not None:
-            self._open.turn = unreleased[0].turn if unreleased else self._state.turn
-            self._open.text = unreleased.pop(0).text if unreleased else ""
-            pending.append(self._open)
-        pending += [SpokenSentence(f.turn, f.text, "") for f in unreleased]
-        if pending:
-            turn = pending[0].turn
-            cut = [s for s in pending if s.turn == turn]
-            heard = heard_text(cut, cut_at)
-            said = " ".join(s.text for s in cut if s.text)
-            full = self._state.replies.get(turn, said)  # sentences TTS never reached count too
-            self._state.publish(ReplyPlayed(
-                call_id=self._state.call_id, turn=turn, text=full, heard_text=heard,
-                interrupted=True,
-            ))
-            self._state.last_heard = (turn, heard)
-        self._replies, self._by_mark, self._open = {}, {}, None
+        cut = self._spoken.cut(open_total_s, unreleased, cut_at, self._state.turn)
+        if cut is not None:
+            self._publish(cut, interrupted=True)
+            await self.push_frame(HeardReplyFrame(cut.turn, cut.heard_text),
+                                  FrameDirection.UPSTREAM)
         self._released.clear()
-        self._clear_asked = False
+        p.clear_wanted = False
         p.drop_held()
         p.play_end = min(p.play_end, time.monotonic())
         p.paused_at = None
-        self._wakeup.set()
+        p.wakeup.set()
 
 
 def _with_audio(frame: OutputAudioRawFrame, audio: bytes) -> OutputAudioRawFrame:

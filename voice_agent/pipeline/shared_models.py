@@ -60,6 +60,13 @@ class SharedModels:
             synthesizer=Synthesizer(settings.tts, registry),
         )
 
+    def with_fresh_knowledge_base(self) -> SharedModels:
+        """The same loaded models over a freshly loaded knowledge base: the order table a call
+        changes (a cancellation) starts from the agent folder again — test isolation."""
+        kb = configured_knowledge_base(self.settings)
+        return replace(self.with_settings(self.settings), kb=kb,
+                       understander=make_understander(self.settings, self.registry, kb))
+
     def with_settings(self, settings: Settings) -> SharedModels:
         """The same loaded models under other thresholds (a bench comparing configurations)."""
         return replace(self, settings=settings, _transcriber=None, _precache=None,

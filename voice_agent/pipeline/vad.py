@@ -2,8 +2,9 @@
 
 webrtcvad answers voiced/unvoiced per 10 ms frame; the analyzer looks at 30 ms windows and
 reports the share of voiced frames as its confidence, so pipecat's start/stop timing logic
-(start_secs, stop_secs) applies unchanged. It also remembers when the last voiced audio arrived:
-that instant is where a turn's response latency starts.
+(start_secs, stop_secs) applies unchanged. Both engines also remember when the last voiced audio
+arrived (`TimedVADAnalyzer.last_voiced_at`): that instant is where a turn's response latency
+starts, and the barge-in detector reads it to tell voiced frames from quiet ones.
 """
 
 from __future__ import annotations
@@ -18,7 +19,20 @@ from voice_agent.config import VADSettings
 WEBRTC_RATES = (8000, 16000, 32000, 48000)
 
 
-class WebRTCVADAnalyzer(VADAnalyzer):
+class TimedVADAnalyzer(VADAnalyzer):
+    """A pipecat VADAnalyzer that remembers when it last heard voiced audio."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.last_voiced_at: float | None = None  # monotonic
+
+    def _noted(self, confidence: float) -> float:
+        if confidence >= self.params.confidence:
+            self.last_voiced_at = time.monotonic()
+        return confidence
+
+
+class WebRTCVADAnalyzer(TimedVADAnalyzer):
     """pipecat VADAnalyzer backed by Google's WebRTC VAD (~2 µs per frame at 8 kHz)."""
 
     def __init__(
@@ -27,7 +41,6 @@ class WebRTCVADAnalyzer(VADAnalyzer):
     ) -> None:
         super().__init__(sample_rate=sample_rate, params=params)
         self._vad = webrtcvad.Vad(aggressiveness)
-        self.last_voiced_at: float | None = None
 
     def set_sample_rate(self, sample_rate: int) -> None:
         rate = self._init_sample_rate or sample_rate
@@ -44,37 +57,27 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         if not frames:
             return 0.0
         voiced = sum(self._vad.is_speech(f, self.sample_rate) for f in frames)
-        confidence = voiced / len(frames)
-        if confidence >= self.params.confidence:
-            self.last_voiced_at = time.monotonic()
-        return confidence
+        return self._noted(voiced / len(frames))
 
 
-class TimedSileroVADAnalyzer:
-    """Factory wrapper: pipecat's Silero analyzer, remembering the last voiced instant too."""
+def timed_silero_analyzer(params: VADParams) -> TimedVADAnalyzer:
+    """pipecat's Silero analyzer, remembering the last voiced instant too (imported only when
+    configured: it loads its model)."""
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
 
-    @staticmethod
-    def create(params: VADParams) -> VADAnalyzer:
-        from pipecat.audio.vad.silero import SileroVADAnalyzer
+    class TimedSileroVADAnalyzer(TimedVADAnalyzer, SileroVADAnalyzer):
+        def voice_confidence(self, buffer: bytes) -> float:
+            return self._noted(super().voice_confidence(buffer))
 
-        class _Timed(SileroVADAnalyzer):
-            last_voiced_at: float | None = None
-
-            def voice_confidence(self, buffer) -> float:  # type: ignore[override]
-                confidence = super().voice_confidence(buffer)
-                if confidence >= self.params.confidence:
-                    self.last_voiced_at = time.monotonic()
-                return confidence
-
-        return _Timed(params=params)
+    return TimedSileroVADAnalyzer(params=params)
 
 
-def make_vad_analyzer(settings: VADSettings) -> VADAnalyzer:
+def make_vad_analyzer(settings: VADSettings) -> TimedVADAnalyzer:
     """The call's VAD analyzer, as configured (one per call: it holds the call's VAD state)."""
     params = VADParams(
         confidence=settings.confidence, start_secs=settings.start_secs,
         stop_secs=settings.stop_secs, min_volume=settings.min_volume,
     )
     if settings.engine == "silero":
-        return TimedSileroVADAnalyzer.create(params)
+        return timed_silero_analyzer(params)
     return WebRTCVADAnalyzer(aggressiveness=settings.webrtc_aggressiveness, params=params)

@@ -18,6 +18,7 @@ from pipecat.frames.frames import (
     EndTaskFrame,
     InputAudioRawFrame,
     OutputAudioRawFrame,
+    OutputTransportMessageFrame,
     StartFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
@@ -34,7 +35,8 @@ from voice_agent.audio import (
     ulaw_encode,
 )
 from voice_agent.pipeline.edge import EdgeCapabilities
-from voice_agent.pipeline.frames import MarkEchoFrame
+from voice_agent.pipeline.frames import MarkEchoFrame, PlayoutMarkFrame
+from voice_agent.testing.earpiece import Earpiece
 
 # a replayed line plays what it is sent; marks echo as the paced audio goes out
 REPLAY_EDGE = EdgeCapabilities("replay", takes_back_unplayed=False, echoes_marks=True)
@@ -136,10 +138,14 @@ class ReplayInputTransport(BaseInputTransport):
 
 
 class ReplayOutputTransport(BaseOutputTransport):
+    """Plays the agent's audio out like Twilio's far end would (voice_agent/testing/earpiece.py:
+    in real time, marks echoed once the audio before them has played); `--fast` replays play
+    nothing, so their marks come back at once."""
+
     def __init__(self, transport: ReplayTransport, params: TransportParams, **kwargs) -> None:
         super().__init__(params, **kwargs)
         self._transport = transport
-        self._next_at = 0.0
+        self._earpiece = Earpiece()
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
@@ -148,25 +154,23 @@ class ReplayOutputTransport(BaseOutputTransport):
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
         pcm = ulaw_decode(ulaw_encode(resample(frame.audio, frame.sample_rate, PHONE_RATE)))
         self._transport.recording.add(pcm)
-        if self._transport.script.realtime:  # play it out like a phone would
-            now = time.monotonic()
-            self._next_at = max(self._next_at, now) + len(pcm) / 2 / PHONE_RATE
-            await asyncio.sleep(max(0.0, self._next_at - now - 0.04))
+        if self._transport.script.realtime:  # keep no more than a phone's small buffer ahead
+            self._earpiece.play(pcm)
+            await asyncio.sleep(max(0.0, self._earpiece.unplayed_s() - 0.04))
         return True
 
+    async def send_message(self, frame: OutputTransportMessageFrame) -> None:
+        """A playout mark: echo it once the audio before it has played, as a phone would."""
+        if isinstance(frame, PlayoutMarkFrame):
+            if self._transport.script.realtime:
+                self.create_task(self._echo_due(self._earpiece.mark(frame.mark)))
+            else:
+                await self._transport.input().push_frame(MarkEchoFrame(frame.mark))
 
-    async def send_message(self, frame) -> None:
-        """Play Twilio's part for `mark`: echo it once the audio before it has played."""
-        message = getattr(frame, "message", None) or {}
-        if message.get("event") == "mark":
-            name = message["mark"]["name"]
-            ahead = self._next_at - time.monotonic()
-            delay = max(0.0, ahead) if self._transport.script.realtime else 0.0
-            self.create_task(self._echo_mark(name, delay))
-
-    async def _echo_mark(self, name: str, delay: float) -> None:
+    async def _echo_due(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        await self._transport.input().push_frame(MarkEchoFrame(name))
+        for name in self._earpiece.marks_due():
+            await self._transport.input().push_frame(MarkEchoFrame(name))
 
 
 class ReplayTransport(BaseTransport):

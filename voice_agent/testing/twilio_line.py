@@ -24,6 +24,7 @@ import numpy as np
 import websockets
 
 from voice_agent.audio import PHONE_FRAME_BYTES, is_silent, phone_line_pcm, ulaw_decode, ulaw_encode
+from voice_agent.testing.earpiece import Earpiece
 
 SILENCE_ULAW = ulaw_encode(bytes(PHONE_FRAME_BYTES * 2))
 ACCOUNT_SID = "AC" + "0" * 32
@@ -113,15 +114,12 @@ class SimulatedCall:
     _ws: websockets.ClientConnection | None = None
     _reader: asyncio.Task | None = None
     _sender_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    cleared_at: list[float] = field(default_factory=list)  # arrival times of `clear`
+    _mark_tasks: set[asyncio.Task] = field(default_factory=set)  # marks waiting to be echoed
     marks_echoed: list[tuple[float, str]] = field(default_factory=list)
-    _play_end: float = 0.0
     echo_gain: float = 0.0  # e.g. 0.1: the agent's voice leaks back at -20 dB (speakerphone)
     echo_delay_s: float = 0.15
-    _heard: bytearray = field(default_factory=bytearray)
-    _heard_t0: float | None = None
-    _pending_marks: dict[str, asyncio.Task] = field(default_factory=dict)
-    played: list[tuple[float, bytes]] = field(default_factory=list)  # (start, pcm): heard audio
+    # the caller's earpiece: plays the agent's audio, answers `mark` and `clear` as Twilio does
+    earpiece: Earpiece = field(default_factory=Earpiece)
 
     async def _fetch_twiml(self) -> None:
         p = self.custom_parameters
@@ -155,6 +153,8 @@ class SimulatedCall:
             await self._ws.close()
         if self._reader:
             await asyncio.wait({self._reader}, timeout=5)
+        for task in list(self._mark_tasks):  # the line is gone: no mark comes back now
+            task.cancel()
 
     async def send_json(self, message: dict) -> None:
         await self.send_raw(json.dumps(message))
@@ -177,11 +177,7 @@ class SimulatedCall:
                 if msg.get("event") == "media":
                     pcm = ulaw_decode(base64.b64decode(msg["media"]["payload"]))
                     self.received.append((now, pcm))
-                    # Twilio plays what it gets in order: this frame ends at `_play_end`
-                    start = max(self._play_end, now)
-                    self._play_end = start + len(pcm) / 2 / 8000
-                    self.played.append((start, pcm))
-                    self._heard_at(start, pcm)
+                    self.earpiece.play(pcm)
                 else:
                     msg["_at"] = now
                     self.other_messages.append(msg)
@@ -192,36 +188,29 @@ class SimulatedCall:
             self.closed_code = self._ws.close_code
 
     async def _playout_control(self, msg: dict, now: float) -> None:
-        """Twilio's side of `mark` and `clear`: a mark comes back once the audio sent before it
-        has played; `clear` drops the unplayed audio and returns every pending mark at once."""
+        """Twilio's side of `mark` and `clear` (the earpiece model keeps the books)."""
         if msg.get("event") == "mark":
-            name = (msg.get("mark") or {}).get("name", "")
-            task = asyncio.create_task(self._echo_mark(name, self._play_end - now))
-            self._pending_marks[name] = task
+            delay = self.earpiece.mark((msg.get("mark") or {}).get("name", ""))
+            task = asyncio.create_task(self._echo_marks_after(delay))
+            self._mark_tasks.add(task)
+            task.add_done_callback(self._mark_tasks.discard)
         elif msg.get("event") == "clear":
-            self.cleared_at.append(now)
-            self._drop_unplayed(now)
-            self._play_end = now
-            for name, task in list(self._pending_marks.items()):
-                task.cancel()
+            for name in self.earpiece.clear():  # dropped audio: its marks come back at once
                 await self._send_mark(name)
-            self._pending_marks.clear()
 
-    def _drop_unplayed(self, now: float) -> None:
-        """`clear`: audio not yet played is never heard (nor echoed back)."""
-        while self.played and self.played[-1][0] >= now:
-            self.played.pop()
-        if self.played:
-            start, pcm = self.played[-1]
-            keep = int((now - start) * 8000) * 2
-            if keep < len(pcm):
-                self.played[-1] = (start, pcm[:keep])
-        if self._heard_t0 is not None:
-            del self._heard[max(0, int((now - self._heard_t0) * 8000) * 2):]
+    @property
+    def played(self) -> list[tuple[float, bytes]]:
+        """(start, pcm) of what the caller's earpiece played, cut where `clear` stopped it."""
+        return self.earpiece.played
+
+    @property
+    def cleared_at(self) -> list[float]:
+        """When each `clear` arrived."""
+        return self.earpiece.cleared_at
 
     def heard_audio(self, since: float = 0.0) -> bytes:
         """What the caller's earpiece played from `since` on, gaps left out."""
-        return b"".join(pcm for start, pcm in self.played if start >= since)
+        return self.earpiece.heard_audio(since)
 
     def heard_speech_s(self, since: float = 0.0) -> float:
         """Seconds of the agent's audio the caller heard from `since` on, less the transport's
@@ -232,36 +221,22 @@ class SimulatedCall:
         pcm = np.frombuffer(self.heard_audio(since), dtype=np.int16)
         return int(np.count_nonzero(pcm)) / 8000
 
-    async def _echo_mark(self, name: str, delay: float) -> None:
-        await asyncio.sleep(max(0.0, delay))
-        self._pending_marks.pop(name, None)
-        await self._send_mark(name)
+    async def _echo_marks_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        for name in self.earpiece.marks_due():  # none if a `clear` returned them already
+            await self._send_mark(name)
 
     async def _send_mark(self, name: str) -> None:
         self.marks_echoed.append((time.monotonic(), name))
         await self.send_json({"event": "mark", "streamSid": self.stream_sid,
                               "mark": {"name": name}})
 
-    def _heard_at(self, start: float, pcm: bytes) -> None:
-        """Keep what the caller's earpiece played, on a timeline (for the echo simulation)."""
-        if not self.echo_gain:
-            return
-        if self._heard_t0 is None:
-            self._heard_t0 = start
-        pos = int((start - self._heard_t0) * 8000) * 2
-        if pos > len(self._heard):
-            self._heard.extend(bytes(pos - len(self._heard)))
-        self._heard[pos : pos + len(pcm)] = pcm
-
     def _with_echo(self, chunk: bytes, t: float) -> bytes:
         """The caller's microphone also picks up the earpiece, `echo_delay_s` late."""
-        if not self.echo_gain or self._heard_t0 is None:
+        if not self.echo_gain:
             return chunk
-        pos = int((t - self.echo_delay_s - self._heard_t0) * 8000) * 2
-        if pos < 0 or pos >= len(self._heard):
-            return chunk
-        echo = np.frombuffer(bytes(self._heard[pos : pos + len(chunk)]).ljust(len(chunk), b"\0"),
-                             dtype=np.int16).astype(np.float32)
+        heard = self.earpiece.audio_at(t - self.echo_delay_s, len(chunk))
+        echo = np.frombuffer(heard, dtype=np.int16).astype(np.float32)
         mixed = np.frombuffer(chunk, dtype=np.int16).astype(np.float32) + echo * self.echo_gain
         return np.clip(mixed, -32768, 32767).astype(np.int16).tobytes()
 
@@ -273,6 +248,17 @@ class SimulatedCall:
     def closed(self) -> bool:
         return self._reader is not None and self._reader.done()
 
+    async def send_frame(self, pcm16: bytes) -> None:
+        """One 20 ms media frame of 8 kHz PCM (padded), the earpiece's echo mixed in: for a
+        caller that paces the line itself (testing/call_script.py)."""
+        step = PHONE_FRAME_BYTES * 2
+        chunk = self._with_echo(pcm16[:step].ljust(step, b"\x00"), time.monotonic())
+        payload = base64.b64encode(ulaw_encode(chunk)).decode()
+        await self.send_json({
+            "event": "media", "streamSid": self.stream_sid,
+            "media": {"track": "inbound", "payload": payload},
+        })
+
     async def send_audio(self, pcm16: bytes) -> None:
         """Stream 8 kHz PCM as μ-law media frames, paced in real time like a phone line."""
         step = PHONE_FRAME_BYTES * 2
@@ -280,12 +266,7 @@ class SimulatedCall:
         for i in range(0, len(pcm16), step):
             if self.closed:
                 return
-            chunk = self._with_echo(pcm16[i : i + step].ljust(step, b"\x00"), time.monotonic())
-            payload = base64.b64encode(ulaw_encode(chunk)).decode()
-            await self.send_json({
-                "event": "media", "streamSid": self.stream_sid,
-                "media": {"track": "inbound", "payload": payload},
-            })
+            await self.send_frame(pcm16[i : i + step])
             next_at += 0.02
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -329,3 +310,26 @@ class SimulatedCall:
             "event": "stop", "streamSid": self.stream_sid,
             "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid},
         })
+
+
+async def keep_line_open(call: SimulatedCall, until: float) -> None:
+    """Send silence until `until` (monotonic): a phone line never goes quiet."""
+    while time.monotonic() < until and not call.closed:
+        await call.send_silence(0.02)
+
+
+async def ask_and_wait_for_answer(
+    call: SimulatedCall, question: Path, timeout: float = 20
+) -> float:
+    """Ask; return when the agent's answer starts (monotonic), keeping the line open."""
+    pcm = phone_line_pcm(question)
+    sent = time.monotonic()
+    await call.send_audio(pcm)
+    speech_end = sent + last_voiced_offset(pcm)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        start = call.first_voiced_after(speech_end)
+        if start is not None:
+            return start
+        await call.send_silence(0.02)
+    raise TimeoutError("the agent did not answer the question")

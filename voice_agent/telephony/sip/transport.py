@@ -2,8 +2,8 @@
 
 Caller RTP (PCMU) becomes 8 kHz `InputAudioRawFrame`s; RFC 4733 key presses become
 `InputDTMFFrame`s (the dialogue publishes `DtmfPressed` with the configured action); the bot's
-audio leaves as 20 ms PCMU packets on an absolute clock, and playout `mark`s are echoed once
-the audio before them has been sent. Packets from another address or with a payload type we
+audio leaves as 20 ms PCMU packets on an absolute clock, and the playout's marks are echoed
+once the audio before them has been sent. Packets from another address or with a payload type we
 did not negotiate are counted and dropped: they never reach the pipeline.
 """
 
@@ -18,6 +18,7 @@ from pipecat.frames.frames import (
     InputAudioRawFrame,
     InputDTMFFrame,
     OutputAudioRawFrame,
+    OutputTransportMessageFrame,
     StartFrame,
 )
 from pipecat.transports.base_input import BaseInputTransport
@@ -27,7 +28,7 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from voice_agent.audio import PHONE_FRAME_BYTES, PHONE_RATE, resample, ulaw_decode, ulaw_encode
 from voice_agent.events import DtmfPressed
 from voice_agent.pipeline.call_state import CallState
-from voice_agent.pipeline.frames import MarkEchoFrame
+from voice_agent.pipeline.frames import MarkEchoFrame, PlayoutMarkFrame
 from voice_agent.telephony.sip.rtp import DtmfDetector, Packetiser, RtpError, parse_rtp
 
 FRAME_S = 0.02
@@ -186,13 +187,11 @@ class SipOutputTransport(BaseOutputTransport):
             self._next_at += FRAME_S
         return True
 
-
-    async def send_message(self, frame) -> None:
-        """A playout `mark`: echo it once the audio sent before it has been played out."""
-        message = getattr(frame, "message", None) or {}
-        if message.get("event") == "mark":
+    async def send_message(self, frame: OutputTransportMessageFrame) -> None:
+        """A playout mark: echo it once the audio sent before it has been played out."""
+        if isinstance(frame, PlayoutMarkFrame):
             delay = max(0.0, self._next_at - time.monotonic())
-            self.create_task(self._echo_mark(message["mark"]["name"], delay))
+            self.create_task(self._echo_mark(frame.mark, delay))
 
     async def _echo_mark(self, name: str, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -82,7 +82,7 @@ async def handle_media_stream(ws: WebSocket, factory: CallFactory, tokens: Strea
                      if k.startswith("SipHeader_")},
     )
     state = call.state
-    serializer = StrictTwilioSerializer(start, settings, playout=state.playout)
+    serializer = StrictTwilioSerializer(start, settings, edge=call.edge_playback)
     transport = FastAPIWebsocketTransport(
         websocket=ws,
         params=FastAPIWebsocketParams(

@@ -2,7 +2,9 @@
 
 pipecat's `TwilioFrameSerializer` speaks the protocol; `StrictTwilioSerializer` adds what a
 public endpoint needs: any malformed message (not JSON, unknown event, bad base64, oversized, a
-second start) ends *that* call with a stated reason, and `stop` ends it cleanly.
+second start) ends *that* call with a stated reason, and `stop` ends it cleanly. It also writes
+the playout's own frames in Twilio's words (`mark`, `clear`), reads Twilio's mark echoes back
+into `MarkEchoFrame`s, and reports what it writes to the call's `EdgePlayback`.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from pipecat.frames.frames import (
     Frame,
     InterruptionFrame,
     OutputAudioRawFrame,
-    OutputTransportMessageFrame,
 )
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from voice_agent.audio import PHONE_RATE
 from voice_agent.config import Settings
-from voice_agent.pipeline.frames import MarkEchoFrame
+from voice_agent.pipeline.edge_playback import EdgePlayback
+from voice_agent.pipeline.frames import MarkEchoFrame, PlayoutClearFrame, PlayoutMarkFrame
 
 KNOWN_EVENTS = {"media", "dtmf", "mark", "stop", "connected", "start"}
 
@@ -78,10 +80,19 @@ def parse_start(message: dict[str, Any]) -> StreamStart:
     )
 
 
+def playout_message(frame: PlayoutMarkFrame | PlayoutClearFrame) -> dict[str, Any]:
+    """A playout frame as Twilio's media-stream message (without the stream's id)."""
+    if isinstance(frame, PlayoutMarkFrame):
+        return {"event": "mark", "mark": {"name": frame.mark}}
+    return {"event": "clear"}
+
+
 class StrictTwilioSerializer(TwilioFrameSerializer):
     """TwilioFrameSerializer that refuses malformed input instead of skipping it."""
 
-    def __init__(self, start: StreamStart, settings: Settings, playout=None) -> None:
+    def __init__(
+        self, start: StreamStart, settings: Settings, edge: EdgePlayback | None = None,
+    ) -> None:
         tw = settings.twilio
         super().__init__(
             stream_sid=start.stream_sid, call_sid=start.call_sid,
@@ -96,7 +107,9 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         self._max_bytes = settings.server.max_message_bytes
         self.violation: str | None = None
         self.stopped = False
-        self._playout = playout  # told when a `clear` goes out: it reckons what was dropped
+        # told what audio goes out and when each `clear` leaves: the playout reckons from it
+        # what Twilio dropped
+        self._edge = edge or EdgePlayback()
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:
@@ -126,17 +139,14 @@ class StrictTwilioSerializer(TwilioFrameSerializer):
         return await super().deserialize(data)
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
-        if isinstance(frame, OutputTransportMessageFrame) and frame.message.get("event") in (
-            "mark", "clear",
-        ):
-            if frame.message["event"] == "clear" and self._playout is not None:
-                self._playout.clear_sent()
-            return json.dumps({**frame.message, "streamSid": self._stream_sid})
-        if self._playout is not None:
-            if isinstance(frame, OutputAudioRawFrame):
-                self._playout.audio_sent(len(frame.audio) / 2 / frame.sample_rate)
-            elif isinstance(frame, InterruptionFrame):  # pipecat sends Twilio a `clear` for it
-                self._playout.clear_sent()
+        if isinstance(frame, (PlayoutMarkFrame, PlayoutClearFrame)):
+            if isinstance(frame, PlayoutClearFrame):
+                self._edge.clear_written()
+            return json.dumps({**playout_message(frame), "streamSid": self._stream_sid})
+        if isinstance(frame, OutputAudioRawFrame):
+            self._edge.audio_written(len(frame.audio) / 2 / frame.sample_rate)
+        elif isinstance(frame, InterruptionFrame):  # pipecat sends Twilio a `clear` for it
+            self._edge.clear_written()
         return await super().serialize(frame)
 
 
