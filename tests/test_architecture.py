@@ -42,6 +42,10 @@ RULES = [
          "a call's pipeline publishes events; the operator page subscribes to them"),
     Rule("voice_agent.pipeline", "voice_agent.store",
          "a call's pipeline publishes events; the call records subscribe to them"),
+    Rule("voice_agent.pipeline", "voice_agent.telephony",
+         "edges hand the pipeline their transport; the pipeline knows no edge"),
+    Rule("voice_agent.nlu", "voice_agent.pipeline",
+         "understanding is used by the dialogue stage, never the other way round"),
 ]
 
 # Known violations being fixed elsewhere: a rule's (importer, forbidden), or the modules of a
@@ -177,3 +181,33 @@ def test_pending_cycle_is_gone(cycle):
 def test_no_import_runs_back_up(rule):
     found = violations(rule)
     assert not found, f"{rule.why}:\n" + "\n".join(found)
+
+
+def test_call_state_holds_no_untyped_blackboard():
+    """Stages share per-call collaborators made by the call factory, never through `Any` slots
+    on the call's state."""
+    import dataclasses
+    import typing
+
+    from voice_agent.pipeline.call_state import CallState
+
+    hints = typing.get_type_hints(CallState)
+    untyped = [f.name for f in dataclasses.fields(CallState) if hints[f.name] is typing.Any]
+    assert not untyped, f"CallState fields typed Any: {untyped}"
+
+
+def test_only_the_twilio_edge_writes_twilios_json():
+    """`mark`/`clear` are our own frames in the pipeline; the Twilio serializer alone writes
+    them as Twilio JSON (the simulated Twilio line in testing/ plays Twilio's side)."""
+    import re
+
+    wire = re.compile(r"""["']event["']\s*:\s*["'](?:mark|clear|media)["']""")
+    allowed = {"telephony/twilio", "testing"}
+    offenders = []
+    for path in sorted((REPO_ROOT / PACKAGE).rglob("*.py")):
+        relative = path.relative_to(REPO_ROOT / PACKAGE).as_posix()
+        if any(relative.startswith(prefix) for prefix in allowed):
+            continue
+        if wire.search(path.read_text(encoding="utf-8")):
+            offenders.append(relative)
+    assert not offenders, f"Twilio media-stream JSON outside the Twilio edge: {offenders}"

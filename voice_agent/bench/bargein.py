@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 
 from voice_agent.audio import phone_line_pcm
 from voice_agent.events import BargeIn, EventRecorder, FalseInterruption, ReplyPlayed
+from voice_agent.pipeline.factory import CallFactory
 from voice_agent.testing.fixtures import FIXTURES, QUESTION, bargein_fixtures, bargein_wav
 from voice_agent.testing.twilio_line import (
     SimulatedCall,
@@ -127,15 +128,17 @@ def summarise(trials: list[Trial]) -> dict:
     }
 
 
-async def run_bench(res, offsets: list[float], kinds: tuple[str, ...], echo_trials: int) -> dict:
+async def run_bench(
+    factory: CallFactory, offsets: list[float], kinds: tuple[str, ...], echo_trials: int,
+) -> dict:
     from voice_agent.server import running_server
 
     fixtures = [f for f in bargein_fixtures() if f["kind"] in kinds]
-    events = EventRecorder(res.bus)
+    events = EventRecorder(factory.bus)
     trials: list[Trial] = []
-    async with running_server(res.settings, res) as (base, _):
-        url = base.replace("http", "ws", 1) + res.settings.server.media_path
-        token = res.settings.twilio.auth_token
+    async with running_server(factory.settings, factory) as (base, _):
+        url = base.replace("http", "ws", 1) + factory.settings.server.media_path
+        token = factory.settings.twilio.auth_token
         async with SimulatedCall(url, auth_token=token) as call:
             await call.wait_quiet(call.start_sent_at, timeout=15)
             plain = await run_trial(call, events, None, 0.0)  # the whole answer, undisturbed
@@ -150,11 +153,10 @@ async def run_bench(res, offsets: list[float], kinds: tuple[str, ...], echo_tria
     return {"trials": [asdict(t) for t in trials], "summary": summarise(trials)}
 
 
-async def run_turn_end_bench(res, configs: list[tuple[str, dict]]) -> list[dict]:
+async def run_turn_end_bench(factory: CallFactory, configs: list[tuple[str, dict]]) -> list[dict]:
     """Callers pausing mid-sentence vs the end-of-turn settings: how often is a caller cut off
     (one utterance answered as two turns), and what does waiting cost on ordinary turns?"""
     from voice_agent.events import CallerTurn, TurnLatency
-    from voice_agent.pipeline.factory import CallFactory
     from voice_agent.server import running_server
 
     pauses = [bargein_wav(f["id"]) for f in bargein_fixtures() if f["kind"] == "pause"]
@@ -162,11 +164,11 @@ async def run_turn_end_bench(res, configs: list[tuple[str, dict]]) -> list[dict]
                                                 "en_order_status_1001")]
     rows = []
     for name, overrides in configs:
-        settings = res.settings.model_copy(update={
-            key: getattr(res.settings, key).model_copy(update=value)
+        settings = factory.settings.model_copy(update={
+            key: getattr(factory.settings, key).model_copy(update=value)
             for key, value in overrides.items()
         })
-        run = CallFactory.around(res.models.with_settings(settings), type(res.bus)())
+        run = CallFactory.around(factory.models.with_settings(settings), type(factory.bus)())
         events = EventRecorder(run.bus)
         cut_off = 0
         async with running_server(settings, run) as (base, _):

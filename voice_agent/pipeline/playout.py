@@ -175,25 +175,25 @@ class PlayoutController(FrameProcessor):
             self._playout.wakeup.set()
 
     async def _release_loop(self) -> None:
-        p = self._playout
+        playout = self._playout
         while True:
             self._take_edge_reports()
-            if p.clear_wanted:
-                p.clear_wanted = False
+            if playout.clear_wanted:
+                playout.clear_wanted = False
                 await self._send_clear()
             if self._clear_queued_at is not None:  # the edge has not said what it took back
                 if time.monotonic() - self._clear_queued_at < CLEAR_SEND_WAIT_S:
                     await self._sleep_or_wakeup(CHUNK_S / 2)
                     continue
-                if not p.paused:  # resuming without word from the edge
+                if not playout.paused:  # resuming without word from the edge
                     self._rewind_estimated()
-            if not self._queue or p.paused:
-                p.wakeup.clear()
-                await p.wakeup.wait()
+            if not self._queue or playout.paused:
+                playout.wakeup.clear()
+                await playout.wakeup.wait()
                 continue
             frame = self._queue[0]
             if isinstance(frame, OutputAudioRawFrame):
-                wait = p.play_end - time.monotonic() - p.lead_s
+                wait = playout.play_end - time.monotonic() - playout.lead_s
                 if wait > 0:  # a pause (its `clear`) or an interruption may come meanwhile
                     await self._sleep_or_wakeup(min(wait, CHUNK_S))
                     continue
@@ -214,7 +214,7 @@ class PlayoutController(FrameProcessor):
 
     async def _release_chunk(self, frame: OutputAudioRawFrame) -> None:
         """Release one CHUNK_S of the head frame (splitting it), keep the rest queued."""
-        p = self._playout
+        playout = self._playout
         step = int(frame.sample_rate * CHUNK_S) * 2
         chunk, rest = frame.audio[:step], frame.audio[step:]
         if rest:
@@ -223,12 +223,12 @@ class PlayoutController(FrameProcessor):
             self._queue.popleft()
         seconds = len(chunk) / 2 / frame.sample_rate
         now = time.monotonic()
-        p.hold(-len(chunk), frame.sample_rate)
-        start = max(p.play_end, now)
-        p.play_end = start + seconds
+        playout.hold(-len(chunk), frame.sample_rate)
+        start = max(playout.play_end, now)
+        playout.play_end = start + seconds
         reference = (now, resample(chunk, frame.sample_rate, PHONE_RATE))
-        p.reference.append(reference)
-        self._spoken.released(seconds, p.play_end)
+        playout.reference.append(reference)
+        self._spoken.released(seconds, playout.play_end)
         out = _with_audio(frame, chunk)
         self._remember(_Released(start, out, reference=reference))
         await self.push_frame(out)
@@ -267,7 +267,7 @@ class PlayoutController(FrameProcessor):
     def _rewind(self, unplayed_s: float, cleared_at: float) -> None:
         """Hold again, in order, the newest `unplayed_s` of released audio (and the marks among
         it: they go out again later, under new names): the `clear` dropped it unheard."""
-        p = self._playout
+        playout = self._playout
         back: list[Frame] = []
         left = unplayed_s
         while self._released and left > 1e-4:
@@ -283,17 +283,17 @@ class PlayoutController(FrameProcessor):
                 break
             cut = len(frame.audio) - take  # the part of this chunk that played
             back.append(_with_audio(frame, frame.audio[cut:]) if cut else frame)
-            p.hold(take, frame.sample_rate)
+            playout.hold(take, frame.sample_rate)
             took_s = take / 2 / frame.sample_rate
             left -= took_s
             self._spoken.taken_back(took_s, cleared_at)
             if cut:
                 break
-            if item.reference in p.reference:
-                p.reference.remove(item.reference)
+            if item.reference in playout.reference:
+                playout.reference.remove(item.reference)
         self._spoken.forget_empty_open()
         self._queue.extendleft(back)  # newest first in `back`: extendleft restores the order
-        p.play_end = min(p.play_end, cleared_at)
+        playout.play_end = min(playout.play_end, cleared_at)
 
     async def _sentence_end(self, frame: SentenceEndFrame) -> None:
         sentence = self._spoken.sentence_ended(frame)
@@ -321,7 +321,7 @@ class PlayoutController(FrameProcessor):
     async def _interrupted(self) -> None:
         """Barge-in: drop the held audio; report what the caller heard of the cut answer, and
         tell the dialogue (upstream)."""
-        p = self._playout
+        playout = self._playout
         self._take_edge_reports()
         if self._clear_queued_at is not None:  # the cut sentence lost what the `clear` dropped
             self._rewind_estimated()
@@ -343,11 +343,11 @@ class PlayoutController(FrameProcessor):
             await self.push_frame(HeardReplyFrame(cut.turn, cut.heard_text),
                                   FrameDirection.UPSTREAM)
         self._released.clear()
-        p.clear_wanted = False
-        p.drop_held()
-        p.play_end = min(p.play_end, time.monotonic())
-        p.paused_at = None
-        p.wakeup.set()
+        playout.clear_wanted = False
+        playout.drop_held()
+        playout.play_end = min(playout.play_end, time.monotonic())
+        playout.paused_at = None
+        playout.wakeup.set()
 
 
 def _with_audio(frame: OutputAudioRawFrame, audio: bytes) -> OutputAudioRawFrame:
