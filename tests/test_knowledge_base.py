@@ -51,7 +51,7 @@ def test_a_broken_language_file_is_named_in_the_error(tmp_path):
     with pytest.raises(KnowledgeBaseError, match="xx.yaml: phrases missing"):
         load_language_pack(bad)
     with pytest.raises(KnowledgeBaseError, match="no knowledge base for language 'it'"):
-        load_knowledge_base(tmp_path, tmp_path / "orders.yaml", ["it"])
+        load_knowledge_base(tmp_path, ["it"])
 
 
 def test_the_order_table_is_sqlite_seeded_once_from_the_config_file(tmp_path):
@@ -60,7 +60,8 @@ def test_the_order_table_is_sqlite_seeded_once_from_the_config_file(tmp_path):
     from voice_agent.orders import load_orders
 
     db = tmp_path / "orders.sqlite"
-    table = load_orders(S.resolve(S.orders_file), db)
+    seed = S.agent_dir / "data" / "orders.csv"  # the table actions.yaml names
+    table = load_orders(seed, db)
     assert sorted(table) == ["1001", "1002", "1003", "1004"]
     assert table.get("1001").status == "shipped" and table.get("1001").eta_days == 2
     assert table.get("9999") is None
@@ -68,7 +69,7 @@ def test_the_order_table_is_sqlite_seeded_once_from_the_config_file(tmp_path):
     with sqlite3.connect(db) as con:
         con.execute("UPDATE orders SET status = 'delivered', delivered_days_ago = 0 "
                     "WHERE number = '1001'")
-    again = load_orders(S.resolve(S.orders_file), db)
+    again = load_orders(seed, db)
     assert again.get("1001").status == "delivered"
     with pytest.raises(sqlite3.IntegrityError):
         with sqlite3.connect(db) as con:

@@ -443,7 +443,7 @@ def bench_language(
 
 @bench_app.command("faq")
 def bench_faq(
-    agent: str = typer.Option("northwind", help="config/agents/<agent>/faq"),
+    agent: str = AgentOpt,
     candidates: str = typer.Option(
         "char-tfidf/knn,char-tfidf,gemma/knn,gemma,e5-small/knn,e5-small,e5-small+0.1",
         help="encoders to compare ('/knn': nearest question only; '+w': char n-gram weight)"),
@@ -455,7 +455,8 @@ def bench_faq(
     from voice_agent.bench.faq import run_faq_bench
 
     _quiet_logs()
-    console.print(run_faq_bench(agent, tuple(c for c in candidates.split(",") if c),
+    agent_dir = _settings(None, agent).agent_dir
+    console.print(run_faq_bench(agent_dir, tuple(c for c in candidates.split(",") if c),
                                 calibrate, write))
 
 

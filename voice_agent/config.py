@@ -228,8 +228,6 @@ class Settings(BaseModel):
     agent: str = "northwind"  # the company's agent folder: <agents_dir>/<agent> (or a path)
     agents_dir: Path = Path("config/agents")
     agent_actions: dict[str, dict[str, Any]] = {}  # replace the folder's actions by name
-    # the demo order table's CSV (old scripts and tests; the agent's actions.yaml names it)
-    orders_file: Path = Path("config/agents/northwind/data/orders.csv")
     orders_db: Path | None = None  # SQLite file for the agent's tables; None: in memory
     server: ServerSettings = ServerSettings()
     twilio: TwilioSettings = TwilioSettings()
@@ -287,7 +285,7 @@ def _read_agent_file(data: dict[str, Any]) -> dict[str, Any]:
     """agent.yaml of the agent the merged settings name ({} when unreadable: `agent check`
     reports a broken folder, settings still load)."""
     agents = Path(data.get("agents_dir") or "config/agents")
-    folder = agent_dir(str(data.get("agent") or "northwind"),
+    folder = agent_dir(str(data.get("agent") or Settings.model_fields["agent"].default),
                        agents if agents.is_absolute() else REPO_ROOT / agents)
     try:
         loaded = yaml.safe_load((folder / "agent.yaml").read_text(encoding="utf-8"))

@@ -138,12 +138,11 @@ def load_language_pack(path: Path) -> LanguagePack:
 
 
 def load_knowledge_base(
-    folder: Path, orders_file: Path | None = None, languages: list[str] | None = None,
+    folder: Path, languages: list[str] | None = None,
     orders_db: Path | None = None, action_overrides: dict[str, Any] | None = None,
 ) -> KnowledgeBase:
     """Load and check an agent folder for the given languages (each must be served).
 
-    `orders_file` is unused (the tables are named in actions.yaml; kept for old callers);
     `orders_db`: one SQLite file for the folder's CSV tables, seeded while empty.
     `action_overrides` replace actions by name (config `agent_actions`: a demo's table
     actions pointed at an HTTP backend)."""
@@ -171,7 +170,7 @@ def configured_knowledge_base(
 ) -> KnowledgeBase:
     """The agent folder named by the settings (`agent:`), for the allowed languages."""
     return load_knowledge_base(
-        settings.agent_dir, None, languages or list(settings.languages.allowed),
+        settings.agent_dir, languages or list(settings.languages.allowed),
         settings.resolve(settings.orders_db) if settings.orders_db else None,
         settings.agent_actions or None,
     )

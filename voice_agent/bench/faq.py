@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import REPO_ROOT
 from voice_agent.machine import machine
 from voice_agent.models import cache_dir
@@ -28,9 +29,7 @@ from voice_agent.nlu.faq import SETTINGS_FILE, FaqRetriever, FaqSettings
 from voice_agent.nlu.faq_data import load_faq
 from voice_agent.nlu.faq_encoders import make_scorer
 
-AGENTS = REPO_ROOT / "config" / "agents"
 EVAL_DIR = REPO_ROOT / "models" / "faq_eval"
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 DEFAULT_CANDIDATES = ("char-tfidf/knn", "char-tfidf", "gemma/knn", "gemma", "e5-small/knn",
                       "e5-small", "e5-small+0.1")
 
@@ -179,10 +178,10 @@ def _pct(a: int, n: int) -> str:
     return f"{100 * a / n:.1f} %" if n else "–"
 
 
-def run_faq_bench(agent: str = "northwind", candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+def run_faq_bench(agent_dir: Path, candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
                   calibrate_shipped: bool = False, write: bool = False,
                   latency_texts: int = 200) -> str:
-    agent_dir = AGENTS / agent
+    agent = agent_dir.name
     faq = load_faq(agent_dir / "faq")
     shipped = FaqSettings.load(agent_dir / "faq" / SETTINGS_FILE)
     dev, held = EvalSet.load(EVAL_DIR / "dev.yaml"), EvalSet.load(EVAL_DIR / "heldout.yaml")
@@ -225,7 +224,7 @@ def run_faq_bench(agent: str = "northwind", candidates: tuple[str, ...] = DEFAUL
                 heldout_top1=_pct(tot["top1"], tot["n"]),
                 heldout_confident_wrong=tot["answered_wrong"] + tot["unans_confident"],
             ).dump(agent_dir / "faq" / SETTINGS_FILE)
-            notes.append(f"thresholds of {spec} written to config/agents/{agent}/faq/"
+            notes.append(f"thresholds of {spec} written to {agent_dir}/faq/"
                          f"{SETTINGS_FILE}")
     n_entries = {lang: len(faq.entries[lang]) for lang in faq.languages}
     n_dev = sum(g is not None for _, g, _ in dev.items)
@@ -258,6 +257,5 @@ def run_faq_bench(agent: str = "northwind", candidates: tuple[str, ...] = DEFAUL
     ]
     report = "\n".join(lines).rstrip() + "\n"
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report
