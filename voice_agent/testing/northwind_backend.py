@@ -67,26 +67,28 @@ def create_backend_app(backend: Backend) -> FastAPI:
         if backend.token and authorization != f"Bearer {backend.token}":
             raise HTTPException(401, "bad token")
 
-    @app.get("/orders/{number}")
-    async def get_order(number: str, authorization: str | None = Header(None)):
-        backend.requests.append(("GET", f"/orders/{number}"))
+    async def known_order(method: str, path: str, number: str, authorization: str | None):
+        """The request logged and checked as the company's API would: a response to send back
+        (misbehaving, unknown order), or the order."""
+        backend.requests.append((method, path))
         authorised(authorization)
         if (bad := await misbehave()) is not None:
             return bad
         order = backend.orders.get(number)
         if order is None:
             return JSONResponse({"error": "no such order"}, status_code=404)
-        return {"order": order}
+        return order
+
+    @app.get("/orders/{number}")
+    async def get_order(number: str, authorization: str | None = Header(None)):
+        order = await known_order("GET", f"/orders/{number}", number, authorization)
+        return {"order": order} if isinstance(order, dict) else order
 
     @app.post("/orders/{number}/cancel")
     async def cancel_order(number: str, authorization: str | None = Header(None)):
-        backend.requests.append(("POST", f"/orders/{number}/cancel"))
-        authorised(authorization)
-        if (bad := await misbehave()) is not None:
-            return bad
-        order = backend.orders.get(number)
-        if order is None:
-            return JSONResponse({"error": "no such order"}, status_code=404)
+        order = await known_order("POST", f"/orders/{number}/cancel", number, authorization)
+        if not isinstance(order, dict):
+            return order
         if order["status"] != "processing":
             return JSONResponse({"error": "cannot cancel", "order": order}, status_code=409)
         order["status"] = "cancelled"
