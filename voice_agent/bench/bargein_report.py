@@ -6,7 +6,8 @@ import asyncio
 from datetime import date
 
 from voice_agent.bench.bargein import run_bench, run_turn_end_bench
-from voice_agent.bench.latency import BENCHMARKS_MD, loopback_settings
+from voice_agent.bench.latency import loopback_settings
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import Settings
 from voice_agent.machine import machine
 from voice_agent.pipeline.factory import CallFactory
@@ -95,6 +96,5 @@ def run_bargein_report(
             lines.append(f"| {row['setting']} | {cut}/{n} | {_ms(row['latency_median_s'])} |")
     report = "\n".join(lines) + "\n"
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report

@@ -28,7 +28,7 @@ from datetime import date
 
 import numpy as np
 
-from voice_agent.config import REPO_ROOT
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.machine import machine
 from voice_agent.nlu.dataset import LANGUAGES, Example, load_split
 from voice_agent.nlu.feature_cache import FeatureCache
@@ -36,7 +36,6 @@ from voice_agent.nlu.gemma import DEFAULT_LAYERS
 from voice_agent.nlu.head import train_head
 from voice_agent.nlu.ood import fit_ood
 
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 SIZES = (5, 10, 20, 40)
 # The product's system intents (agent/models.py SYSTEM_INTENTS) that this dataset labels;
 # a company never writes their examples.
@@ -232,6 +231,5 @@ def run_fewshot_bench(heads: list[str] | None = None, settings: list[str] | None
     lines.append(f"({time.monotonic() - started:.0f} s)")
     report = "\n".join(lines) + "\n"
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report

@@ -22,7 +22,8 @@ from pathlib import Path
 from faster_whisper.audio import pad_or_trim
 
 from voice_agent.audio import PHONE_RATE, pcm16_to_float, phone_line_pcm, resample
-from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest
+from voice_agent.bench.latency import FIXTURES, load_manifest
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import Settings
 from voice_agent.events import BotReply, EventRecorder, LanguageSwitched
 from voice_agent.machine import machine
@@ -216,6 +217,5 @@ async def run_language_bench(settings: Settings, repeats: int, write: bool) -> s
     calls = await switching_calls(factory)
     text = report(settings, hits, calls, tts_first_audio(factory, repeats))
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write(text + "\n")
+        append_to_benchmarks(text + "\n")
     return text

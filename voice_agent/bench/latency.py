@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import REPO_ROOT, Settings
 from voice_agent.events import EventRecorder, TurnLatency
 from voice_agent.machine import machine
@@ -23,7 +24,6 @@ from voice_agent.server import running_server
 from voice_agent.testing.twilio_line import SimulatedCall
 
 FIXTURES = REPO_ROOT / "audio_fixtures"
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 DEFAULT_IDS = ("en_opening_hours", "en_payment_paypal", "en_order_status_1001",
                "en_return_jacket", "en_speak_to_agent")
 
@@ -102,12 +102,7 @@ async def run_latency_bench(
     ]
     report = "\n".join(lines)
     if write:
-        BENCHMARKS_MD.parent.mkdir(exist_ok=True)
-        if not BENCHMARKS_MD.exists():
-            BENCHMARKS_MD.write_text("# Benchmarks\n\nNewest results last. Medians and p95 "
-                                     "from one run each; the machine is noisy.\n\n")
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write(report + "\n")
+        append_to_benchmarks(report + "\n")
     return report
 
 

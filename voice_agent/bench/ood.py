@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from voice_agent.config import REPO_ROOT
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.machine import machine
 from voice_agent.nlu.dataset import DATASET_DIR, LANGUAGES, load_split
 from voice_agent.nlu.feature_cache import FeatureCache
@@ -32,7 +32,6 @@ from voice_agent.nlu.gemma import DEFAULT_LAYERS
 from voice_agent.nlu.head import train_head
 from voice_agent.nlu.ood import OodModel, doubt, fit_ood, fit_ood_with_threshold
 
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 KEEP = 0.98
 
 
@@ -158,6 +157,5 @@ def run_ood_bench(write: bool = False, cache: FeatureCache | None = None) -> str
               "", f"({time.monotonic() - started:.0f} s)"]
     report = "\n".join(lines) + "\n"
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report

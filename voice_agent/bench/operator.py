@@ -26,7 +26,8 @@ from datetime import date
 
 import httpx
 
-from voice_agent.bench.latency import BENCHMARKS_MD, percentile
+from voice_agent.bench.latency import percentile
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import Settings
 from voice_agent.events import (
     BotReply,
@@ -259,6 +260,5 @@ async def run_operator_bench(
     ]
     report = "\n".join(lines)
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report

@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import REPO_ROOT
 from voice_agent.machine import machine
 from voice_agent.nlu.slots import LANGUAGES, parse_slot
 
 EVAL_DIR = REPO_ROOT / "models" / "slot_eval"
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"  # as bench/latency.py, without its imports
 
 
 @dataclass
@@ -146,6 +146,5 @@ def run_slots_bench(write: bool, eval_dir: Path = EVAL_DIR) -> str:
     values = run_values(eval_dir / "values.yaml")
     report = build_report(ours, baseline, values, first_call_s)
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write("\n" + report)
+        append_to_benchmarks("\n" + report)
     return report

@@ -14,7 +14,8 @@ import unicodedata
 from datetime import date
 
 from voice_agent.audio import pcm16_to_float, phone_line_pcm, resample
-from voice_agent.bench.latency import BENCHMARKS_MD, FIXTURES, load_manifest
+from voice_agent.bench.latency import FIXTURES, load_manifest
+from voice_agent.bench.report import append_to_benchmarks
 from voice_agent.config import Settings
 from voice_agent.machine import machine
 from voice_agent.models import ModelRegistry
@@ -90,6 +91,5 @@ def run_stt_bench(settings: Settings, repeats: int, write: bool) -> str:
     ]
     report = "\n".join(lines)
     if write:
-        with BENCHMARKS_MD.open("a", encoding="utf-8") as f:
-            f.write(report + "\n")
+        append_to_benchmarks(report + "\n")
     return report
