@@ -137,14 +137,14 @@ def test_a_folder_that_fails_its_check_is_never_loaded(broken):
     edit(broken / "intents.yaml", "action: find_order", "action: find_ordr")
     with pytest.raises(KnowledgeBaseError, match=r"intents.yaml:\d+: intent order_status: "
                                                  r"unknown action 'find_ordr'"):
-        load_knowledge_base(broken, None, ["en"])
+        load_knowledge_base(broken, ["en"])
 
 
 def test_the_scaffold_passes_check_and_answers_from_its_own_table(tmp_path):
     folder = tmp_path / "acme_dental"
     scaffold(folder, "Acme Dental")
     assert problems_of(folder) == []
-    say = caller(load_knowledge_base(folder, None, ["en"]))
+    say = caller(load_knowledge_base(folder, ["en"]))
     assert say("Is booking 5001 confirmed?").text == "Booking 5001 is confirmed for Monday."
     assert "Acme Dental" in say("That's all, thanks.").text
 
